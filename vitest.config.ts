@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// Dawn holds one Vulkan instance per process and lavapipe uses every core, so
+// GPU suites run one file at a time in forked processes (threads would share
+// dawn.node's global state).
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    setupFiles: ['test/helpers/setup.ts'],
+  },
+});
