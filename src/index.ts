@@ -1,0 +1,26 @@
+/**
+ * ghostgrad: differentiable WebGPU kernels for neutrino-detector ML and
+ * simulation, tied together by a small tape autodiff.
+ *
+ * @packageDocumentation
+ */
+export * from './errors.js';
+export { createGpu, GpuContext, OPTIONAL_FEATURES } from './runtime/context.js';
+export type { AdapterSummary, Binding, ContextStats, GpuOptions, OptionalFeature, TensorWindow, Workgroups } from './runtime/context.js';
+export { Tensor, tensor, zeros, empty } from './runtime/tensor.js';
+export type { TensorOptions } from './runtime/tensor.js';
+export type { DType, HostArray } from './runtime/dtype.js';
+export type { KernelSpec, OverrideConstants, UniformValues } from './runtime/kernel.js';
+export type { KernelTiming } from './runtime/profiler.js';
+export { backward, defineOp, gradientRules, noGrad, isGradEnabled, tapeOf } from './autodiff/tape.js';
+export type { Op, OpDefinition, SaveContext, Vjp, VjpArgs } from './autodiff/tape.js';
+export { gradcheck } from './autodiff/gradcheck.js';
+export type { GradcheckOptions, GradcheckReport, HostTensor, ReferenceOp } from './autodiff/gradcheck.js';
+export { numericGradient, maxRelativeError, seededRandom } from './autodiff/numeric.js';
+export { SGD, Adam } from './autodiff/optimizers.js';
+export type { SgdOptions, AdamOptions } from './autodiff/optimizers.js';
+export { add, sub, mul, scale, relu, leakyRelu, sin, exp, log, sigmoid } from './kernels/core/elementwise.js';
+export { matmul } from './kernels/core/matmul.js';
+export { sum, mean } from './kernels/core/reduce.js';
+export { mseLoss } from './kernels/core/loss.js';
+export { wgsl } from './wgsl/index.js';

@@ -1,0 +1,745 @@
+/**
+ * The GPU context: device acquisition, the pipeline cache, batched command
+ * submission, readback, error surfacing, scopes and accounting.
+ *
+ * One `GpuContext` owns one `GPUDevice`. Every tensor, pipeline and buffer
+ * belongs to exactly one context, and `dispose()` releases all of them.
+ *
+ * @module
+ */
+import {
+  BindingError,
+  DeviceLimitError,
+  DeviceLostError,
+  DisposedError,
+  GhostgradError,
+  GpuValidationError,
+  NoAdapterError,
+  ShaderCompileError,
+  show,
+} from '../errors.js';
+import { BufferPool, type PoolStats } from './pool.js';
+import {
+  bindGroupLayoutFor,
+  checkElementType,
+  packUniform,
+  reflectKernel,
+  type BindingInfo,
+  type CompiledKernel,
+  type KernelLayout,
+  type KernelSpec,
+  type OverrideConstants,
+  type UniformValues,
+} from './kernel.js';
+import { Profiler } from './profiler.js';
+import type { Tensor } from './tensor.js';
+
+/** Optional device features ghostgrad uses when the adapter has them. */
+export const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+export type OptionalFeature = (typeof OPTIONAL_FEATURES)[number];
+
+/** Options of {@link createGpu}. */
+export interface GpuOptions {
+  /** Adapter preference passed to `requestAdapter`. */
+  powerPreference?: GPUPowerPreference;
+  /**
+   * Substring of the adapter's name (case-insensitive) to insist on, e.g.
+   * `"llvmpipe"` or `"H100"`. In Node this is also passed to Dawn as
+   * `adapter=…`. A mismatch is a {@link NoAdapterError}.
+   */
+  adapterName?: string;
+  /** Dawn toggles (Node only), e.g. `{ enable: ['allow_unsafe_apis'] }`. */
+  dawnToggles?: { enable?: readonly string[]; disable?: readonly string[] };
+  /** Do not request these optional features even when present (testing fallbacks). */
+  disableFeatures?: readonly OptionalFeature[];
+  /**
+   * A `GPU` object to use instead of `navigator.gpu` or Dawn's `create()`:
+   * for embedding in a host that already owns one, and for tests.
+   */
+  gpu?: GPU;
+  /**
+   * Called with every asynchronous GPU error (validation, out-of-memory,
+   * device loss) as it arrives. Such errors are also thrown from the next
+   * `flush()`/`read()`; this callback does not swallow them.
+   */
+  onError?: (error: GhostgradError) => void;
+}
+
+/** Description of the adapter a context runs on. */
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for CPU implementations (lavapipe, SwiftShader, WARP). */
+  isSoftware: boolean;
+  /** Optional features that were requested and granted. */
+  features: OptionalFeature[];
+}
+
+/** A resource to bind: a tensor (whole), a window of one, a raw buffer, or uniform values. */
+export type Binding = Tensor | TensorWindow | GPUBuffer | UniformValues;
+
+/** A window of a tensor, for chunked dispatches over tensors larger than one binding. */
+export interface TensorWindow {
+  readonly tensor: Tensor;
+  /** First element; its byte offset must be a multiple of `minStorageBufferOffsetAlignment`. */
+  readonly offset: number;
+  /** Number of elements. */
+  readonly length: number;
+}
+
+/** Workgroup counts: a number (x only) or [x, y?, z?]. */
+export type Workgroups = number | readonly [number, number?, number?];
+
+/** What `stats()` reports. */
+export interface ContextStats extends PoolStats {
+  pipelines: number;
+  submits: number;
+  dispatches: number;
+}
+
+interface DawnModule {
+  create(args: string[]): GPU;
+  globals: Record<string, unknown>;
+}
+
+const SOFTWARE_PATTERN = /llvmpipe|lavapipe|swiftshader|warp|software|microsoft basic render/i;
+const MAX_PENDING_DISPATCHES = 4096;
+const UNIFORM_ARENA_BYTES = 64 * 1024;
+
+/**
+ * Acquires a GPU device and returns a context that owns it.
+ *
+ * In Node this uses Dawn through the npm package `webgpu`; in a browser,
+ * `navigator.gpu`. Optional features (`shader-f16`, `subgroups`,
+ * `timestamp-query`) are requested when the adapter has them, and the device
+ * is created with the adapter's maximum storage-binding and buffer sizes.
+ *
+ * @throws NoAdapterError when no adapter exists (no WebGPU, no Vulkan driver)
+ */
+export async function createGpu(options: GpuOptions = {}): Promise<GpuContext> {
+  let gpu = options.gpu;
+  let dawnArgs: string[] = [];
+  if (!gpu) {
+    const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+    if (nav?.gpu && typeof process === 'undefined') {
+      gpu = nav.gpu;
+    } else {
+      let dawn: DawnModule;
+      try {
+        dawn = (await import(/* @vite-ignore */ 'webgpu' as string)) as DawnModule;
+      } catch (e) {
+        throw new NoAdapterError(
+          `no WebGPU implementation: navigator.gpu is absent and the npm package 'webgpu' failed to load ` +
+            `(${(e as Error).message}); in Node run 'npm install webgpu', in a browser enable WebGPU`,
+        );
+      }
+      for (const [k, v] of Object.entries(dawn.globals)) {
+        if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+      }
+      if (options.adapterName) dawnArgs.push(`adapter=${options.adapterName}`);
+      if (options.dawnToggles?.enable?.length) dawnArgs.push(`enable-dawn-features=${options.dawnToggles.enable.join(',')}`);
+      if (options.dawnToggles?.disable?.length) dawnArgs.push(`disable-dawn-features=${options.dawnToggles.disable.join(',')}`);
+      try {
+        gpu = dawn.create(dawnArgs);
+      } catch (e) {
+        throw new NoAdapterError(
+          `Dawn could not start with options ${show(dawnArgs)}: ${(e as Error).message}. ` +
+            `Check adapterName against the adapters listed, or install a Vulkan driver (scripts/provision-lavapipe.sh)`,
+        );
+      }
+    }
+  }
+  const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+  if (!adapter) {
+    throw new NoAdapterError(
+      'no WebGPU adapter is available. On Linux without a GPU, install Mesa >= 25 lavapipe ' +
+        "(Debian 12: 'apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1', or run scripts/provision-lavapipe.sh); " +
+        'with a GPU, install its Vulkan/Metal/D3D12 driver; in a browser, enable WebGPU',
+    );
+  }
+  const info = adapter.info;
+  const summary: AdapterSummary = {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    isSoftware: false,
+    features: [],
+  };
+  const fullName = `${summary.vendor} ${summary.architecture} ${summary.device} ${summary.description}`;
+  summary.isSoftware =
+    (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+    SOFTWARE_PATTERN.test(fullName);
+  if (options.adapterName && !fullName.toLowerCase().includes(options.adapterName.toLowerCase())) {
+    throw new NoAdapterError(
+      `adapterName ${show(options.adapterName)} does not match the adapter found (${fullName.trim()}); ` +
+        'omit adapterName or use a substring of that name',
+    );
+  }
+  const disabled = new Set(options.disableFeatures ?? []);
+  const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !disabled.has(f));
+  summary.features = [...features];
+  const limits = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredFeatures: features,
+    requiredLimits: {
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: limits.maxComputeWorkgroupSizeY,
+      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+    },
+  });
+  return new GpuContext(gpu, device, summary, options.onError);
+}
+
+/** A GPU device plus everything ghostgrad keeps per device. Create with {@link createGpu}. */
+export class GpuContext {
+  /** The adapter this context runs on. */
+  readonly adapter: AdapterSummary;
+  /** Per-kernel GPU timing (needs `timestamp-query`). */
+  readonly profiler: Profiler;
+  /** Extension slots for subsystems (autodiff tape, kernel-map caches) keyed by name. */
+  readonly extensions = new Map<string, { dispose(): void }>();
+
+  private gpuRef: GPU | null;
+  private deviceRef: GPUDevice | null;
+  private readonly pool: BufferPool;
+  private readonly layouts = new Map<KernelSpec, KernelLayout>();
+  private readonly pipelines = new Map<string, CompiledKernel>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingDispatches = 0;
+  private readonly errors: GhostgradError[] = [];
+  private readonly scopePromises: Promise<void>[] = [];
+  private readonly onError: ((error: GhostgradError) => void) | undefined;
+  private uniformArenas: GPUBuffer[] = [];
+  private uniformArenaIndex = 0;
+  private uniformOffset = 0;
+  private readonly uniformStaging = new DataView(new ArrayBuffer(UNIFORM_ARENA_BYTES));
+  private uniformDirtyEnd = 0;
+  private submits = 0;
+  private dispatches = 0;
+  private disposing = false;
+  /** @internal tensors created inside the innermost `scope()` call. */
+  readonly scopeStack: Set<Tensor>[] = [];
+  /** @internal Subsystems told when scopes open and close (the tape drops unreachable nodes). */
+  readonly scopeListeners: { open(): number; close(mark: number): void }[] = [];
+
+  constructor(gpu: GPU, device: GPUDevice, adapter: AdapterSummary, onError?: (error: GhostgradError) => void) {
+    this.gpuRef = gpu;
+    this.deviceRef = device;
+    this.adapter = adapter;
+    this.onError = onError;
+    this.pool = new BufferPool(device);
+    this.profiler = new Profiler(device, adapter.features.includes('timestamp-query'));
+    device.addEventListener('uncapturederror', (event) => {
+      const e = (event as GPUUncapturedErrorEvent).error;
+      this.record(new GpuValidationError(`uncaptured WebGPU ${e.constructor.name}: ${e.message}`));
+    });
+    void device.lost.then((info) => {
+      if (this.disposing) return;
+      this.record(new DeviceLostError(`GPU device lost (${info.reason}): ${info.message}; create a new context with createGpu()`));
+    });
+  }
+
+  /** The underlying device. Throws after `dispose()`. */
+  get device(): GPUDevice {
+    if (!this.deviceRef) throw new DisposedError('GpuContext: used after dispose(); create a new one with createGpu()');
+    return this.deviceRef;
+  }
+
+  /** Device limits in force. */
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  /** True when the device supports the optional feature. */
+  has(feature: OptionalFeature): boolean {
+    return this.adapter.features.includes(feature);
+  }
+
+  get disposed(): boolean {
+    return this.deviceRef === null;
+  }
+
+  private record(error: GhostgradError): void {
+    this.errors.push(error);
+    this.onError?.(error);
+  }
+
+  /** Throws the first pending asynchronous GPU error, if any. */
+  throwPending(): void {
+    const e = this.errors.shift();
+    if (e) {
+      this.errors.length = 0;
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- buffers
+
+  /** @internal Allocates a pooled storage buffer for a tensor. */
+  allocate(bytes: number, label: string): GPUBuffer {
+    const max = this.limits.maxBufferSize;
+    if (bytes > max) {
+      throw new DeviceLimitError(
+        `${label}: ${bytes} bytes exceeds this device's maxBufferSize (${max} bytes); split the data into smaller tensors`,
+      );
+    }
+    return this.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label);
+  }
+
+  /** @internal Returns a tensor's buffer to the pool. */
+  release(buffer: GPUBuffer): void {
+    if (this.deviceRef) this.pool.release(buffer);
+  }
+
+  /** Live and pooled buffer accounting; tests use `liveBytes` to check for leaks. */
+  stats(): ContextStats {
+    return { ...this.pool.stats(), pipelines: this.pipelines.size, submits: this.submits, dispatches: this.dispatches };
+  }
+
+  /** Resets `peakLiveBytes` to the current live bytes (for peak-memory measurements). */
+  resetPeakMemory(): void {
+    this.pool.resetPeak();
+  }
+
+  /** Destroys idle pooled buffers. */
+  trimPool(): void {
+    this.pool.trim();
+  }
+
+  // ---------------------------------------------------------------- kernels
+
+  private layoutOf(spec: KernelSpec): KernelLayout {
+    let layout = this.layouts.get(spec);
+    if (!layout) {
+      layout = reflectKernel(spec);
+      this.layouts.set(spec, layout);
+    }
+    return layout;
+  }
+
+  /**
+   * The compiled pipeline of a kernel for given override constants, cached by
+   * (source, entry point, constants). Compile errors surface at the next sync
+   * point as {@link ShaderCompileError}; use {@link compile} to await them.
+   */
+  kernel(spec: KernelSpec, constants: OverrideConstants = {}): CompiledKernel {
+    const key = `${spec.entryPoint ?? ''}|${JSON.stringify(constants)}|${spec.source}`;
+    let compiled = this.pipelines.get(key);
+    if (compiled) return compiled;
+    const device = this.device;
+    const layout = this.layoutOf(spec);
+    for (const name of Object.keys(constants)) {
+      if (!layout.overrides.includes(name)) {
+        throw new BindingError(
+          `kernel ${spec.name}: override constant ${show(name)} is not declared; declared: ${show(layout.overrides)}`,
+        );
+      }
+    }
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ label: spec.name, code: spec.source });
+    const bindGroupLayout = bindGroupLayoutFor(device, spec, layout);
+    const pipeline = device.createComputePipeline({
+      label: spec.name,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] }),
+      compute: { module, entryPoint: layout.entryPoint, constants: numericConstants(constants) },
+    });
+    const scoped = device.popErrorScope().then(async (err) => {
+      if (!err) return;
+      this.record(await compileError(spec, module, err.message));
+    });
+    this.scopePromises.push(scoped);
+    compiled = {
+      spec,
+      layout,
+      constants,
+      pipeline,
+      bindGroupLayout,
+      byName: new Map(layout.bindings.map((b) => [b.name, b])),
+    };
+    this.pipelines.set(key, compiled);
+    return compiled;
+  }
+
+  /**
+   * Compiles a kernel and waits for the compiler's verdict.
+   * @throws ShaderCompileError with line and column of each diagnostic
+   */
+  async compile(spec: KernelSpec, constants: OverrideConstants = {}): Promise<CompiledKernel> {
+    const compiled = this.kernel(spec, constants);
+    await this.settle();
+    const i = this.errors.findIndex((e) => e instanceof ShaderCompileError && e.message.includes(`kernel ${spec.name}`));
+    if (i >= 0) {
+      const [e] = this.errors.splice(i, 1);
+      const key = `${spec.entryPoint ?? ''}|${JSON.stringify(constants)}|${spec.source}`;
+      this.pipelines.delete(key);
+      throw e!;
+    }
+    return compiled;
+  }
+
+  /**
+   * Records one dispatch of `spec` into the shared command encoder. Nothing
+   * is submitted until `flush()`, a readback, or the batch limit.
+   *
+   * @param bindings resources by WGSL variable name; uniforms as plain objects
+   * @param workgroups workgroup counts; each must be ≤ maxComputeWorkgroupsPerDimension
+   */
+  run(
+    spec: KernelSpec,
+    bindings: Readonly<Record<string, Binding>>,
+    workgroups: Workgroups,
+    constants: OverrideConstants = {},
+  ): void {
+    this.throwPending();
+    const k = this.kernel(spec, constants);
+    const wg: [number, number, number] =
+      typeof workgroups === 'number' ? [workgroups, 1, 1] : [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
+    const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
+    for (const n of wg) {
+      if (!(Number.isInteger(n) && n >= 0)) throw new BindingError(`kernel ${spec.name}: workgroup count ${show(wg)} is not a non-negative integer triple`);
+      if (n > maxWg) {
+        throw new DeviceLimitError(
+          `kernel ${spec.name}: ${n} workgroups in one dimension exceeds maxComputeWorkgroupsPerDimension (${maxWg}); ` +
+            'spread the grid over y/z (see grid()) or chunk the dispatch',
+        );
+      }
+    }
+    for (const name of Object.keys(bindings)) {
+      if (!k.byName.has(name)) {
+        throw new BindingError(
+          `kernel ${spec.name}: binding ${show(name)} does not exist in its WGSL; its bindings are ${show(k.layout.bindings.map((b) => b.name))}`,
+        );
+      }
+    }
+    const entries: GPUBindGroupEntry[] = [];
+    for (const info of k.layout.bindings) {
+      const value = bindings[info.name];
+      if (value === undefined) {
+        throw new BindingError(
+          `kernel ${spec.name}: binding ${show(info.name)} (${info.kind}) is missing; pass it by name in the bindings object`,
+        );
+      }
+      entries.push({ binding: info.binding, resource: this.resourceFor(spec.name, info, value) });
+    }
+    if (wg[0] * wg[1] * wg[2] === 0) return;
+    const bindGroup = this.device.createBindGroup({ layout: k.bindGroupLayout, entries });
+    if (this.profiler.enabled && this.profiler.full) this.flush();
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    const timestampWrites = this.profiler.nextPass(spec.name);
+    if (timestampWrites) {
+      this.endPass();
+      const pass = this.encoder.beginComputePass({ timestampWrites });
+      pass.setPipeline(k.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+      pass.end();
+    } else {
+      // One compute pass holds many dispatches: WebGPU scopes resource usage
+      // per dispatch, so writes of one are visible to the next.
+      if (!this.pass) this.pass = this.encoder.beginComputePass();
+      this.pass.setPipeline(k.pipeline);
+      this.pass.setBindGroup(0, bindGroup);
+      this.pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+    }
+    this.dispatches++;
+    if (++this.pendingDispatches >= MAX_PENDING_DISPATCHES) this.flush();
+  }
+
+  private resourceFor(kernel: string, info: BindingInfo, value: Binding): GPUBufferBinding {
+    if (info.kind === 'uniform') {
+      if (typeof value !== 'object' || value === null || isTensorLike(value) || isWindow(value) || isGpuBuffer(value)) {
+        throw new BindingError(`kernel ${kernel}: binding ${info.name} is a uniform struct; pass a plain object of its members`);
+      }
+      return this.uniformSlot(kernel, info, value as UniformValues);
+    }
+    const maxBinding = this.limits.maxStorageBufferBindingSize;
+    if (isTensorLike(value)) {
+      const t = value as Tensor;
+      checkElementType(kernel, info, t.dtype, 'a tensor');
+      if (info.kind === 'storage' && t.readonlyView) {
+        throw new BindingError(`kernel ${kernel}: binding ${info.name} is written by the kernel but got a read-only tensor`);
+      }
+      const size = Math.max(4, Math.ceil(t.byteLength / 4) * 4);
+      if (size > maxBinding) {
+        throw new DeviceLimitError(
+          `kernel ${kernel}: tensor bound to ${info.name} has ${t.byteLength} bytes (shape ${show(t.shape)}), over this device's ` +
+            `maxStorageBufferBindingSize of ${maxBinding} bytes; split it into chunks no larger than that`,
+        );
+      }
+      return { buffer: t.buffer, offset: 0, size };
+    }
+    if (isWindow(value)) {
+      const w = value as TensorWindow;
+      checkElementType(kernel, info, w.tensor.dtype, 'a tensor window');
+      const bpe = w.tensor.byteLength / Math.max(1, w.tensor.size);
+      const offset = w.offset * bpe;
+      const size = Math.max(4, Math.ceil((w.length * bpe) / 4) * 4);
+      const align = this.limits.minStorageBufferOffsetAlignment;
+      if (offset % align !== 0) {
+        throw new BindingError(`kernel ${kernel}: window of ${info.name} starts at byte ${offset}, not a multiple of ${align}`);
+      }
+      if (size > maxBinding) {
+        throw new DeviceLimitError(`kernel ${kernel}: window bound to ${info.name} has ${size} bytes, over maxStorageBufferBindingSize ${maxBinding}`);
+      }
+      return { buffer: w.tensor.buffer, offset, size };
+    }
+    if (isGpuBuffer(value)) return { buffer: value as GPUBuffer };
+    throw new BindingError(`kernel ${kernel}: binding ${info.name} needs a tensor or buffer, got a plain object`);
+  }
+
+  private uniformSlot(kernel: string, info: BindingInfo, values: UniformValues): GPUBufferBinding {
+    const size = info.uniform!.size;
+    const align = this.limits.minUniformBufferOffsetAlignment;
+    let offset = Math.ceil(this.uniformOffset / align) * align;
+    if (offset + size > UNIFORM_ARENA_BYTES) {
+      this.writeUniformStaging();
+      this.uniformArenaIndex++;
+      offset = 0;
+    }
+    let arena = this.uniformArenas[this.uniformArenaIndex];
+    if (!arena) {
+      arena = this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniform arena' });
+      this.uniformArenas.push(arena);
+    }
+    new Uint8Array(this.uniformStaging.buffer, offset, size).fill(0);
+    packUniform(kernel, info, values, this.uniformStaging, offset);
+    this.uniformOffset = offset + size;
+    this.uniformDirtyEnd = this.uniformOffset;
+    return { buffer: arena, offset, size };
+  }
+
+  /** Uploads this arena's packed uniforms; queue writes land before the commands submitted after them. */
+  private writeUniformStaging(): void {
+    if (this.uniformDirtyEnd === 0) return;
+    const arena = this.uniformArenas[this.uniformArenaIndex]!;
+    this.device.queue.writeBuffer(arena, 0, this.uniformStaging.buffer, 0, Math.ceil(this.uniformDirtyEnd / 4) * 4);
+    this.uniformDirtyEnd = 0;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** @internal The open command encoder, with any compute pass ended (for copies). */
+  commandEncoder(): GPUCommandEncoder {
+    this.endPass();
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /** Submits all recorded work. Cheap when nothing is pending. */
+  flush(): void {
+    if (!this.deviceRef) return;
+    this.writeUniformStaging();
+    if (!this.encoder) {
+      this.pool.afterSubmit();
+      return;
+    }
+    this.endPass();
+    const encoder = this.encoder;
+    this.encoder = null;
+    const afterProfile = this.profiler.encodeResolve(encoder);
+    const device = this.deviceRef;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    device.queue.submit([encoder.finish()]);
+    const validation = device.popErrorScope();
+    const oom = device.popErrorScope();
+    this.scopePromises.push(
+      Promise.all([validation, oom]).then(([v, o]) => {
+        if (v) this.record(new GpuValidationError(`WebGPU validation error in submitted work: ${v.message}`));
+        if (o) this.record(new DeviceLimitError(`GPU out of memory: ${o.message}; use smaller batches or dispose unused tensors`));
+      }),
+    );
+    afterProfile?.();
+    this.submits++;
+    this.pendingDispatches = 0;
+    this.uniformArenaIndex = 0;
+    this.uniformOffset = 0;
+    this.pool.afterSubmit();
+  }
+
+  /** Waits for error scopes of past work; afterwards, pending errors are known. */
+  private async settle(): Promise<void> {
+    while (this.scopePromises.length) await this.scopePromises.shift();
+  }
+
+  /**
+   * Submits pending work and waits until the GPU has finished it.
+   * @throws the first asynchronous GPU error since the last sync point
+   */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.settle();
+    this.throwPending();
+  }
+
+  /** @internal Copies `bytes` from a buffer to host memory, submitting pending work first. */
+  async readBuffer(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const staging = this.pool.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    try {
+      this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+      this.flush();
+      await this.settle();
+      this.throwPending();
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+      const out = staging.getMappedRange(0, size).slice(0);
+      staging.unmap();
+      return out;
+    } finally {
+      this.pool.release(staging);
+    }
+  }
+
+  /** @internal Uploads bytes into a buffer (ordered after all previously submitted work). */
+  writeBuffer(buffer: GPUBuffer, offset: number, data: ArrayBuffer): void {
+    // A queue write executes before any not-yet-submitted command: submit
+    // first, so that a buffer recycled within this batch is not overwritten
+    // under commands that still read its old contents.
+    if (this.encoder) this.flush();
+    this.device.queue.writeBuffer(buffer, offset, data);
+  }
+
+  // ---------------------------------------------------------------- scopes
+
+  /**
+   * Runs `fn` and disposes every tensor created inside it, except those it
+   * returns (a tensor, or an array or object of tensors) and those marked with
+   * `keep()`. Scopes nest; an async `fn` is awaited, and must not interleave
+   * with other scoped work.
+   */
+  scope<T>(fn: () => T): T {
+    const created = new Set<Tensor>();
+    this.scopeStack.push(created);
+    const marks = this.scopeListeners.map((l) => l.open());
+    const close = (value: unknown): void => {
+      this.closeScope(created, value);
+      this.scopeListeners.forEach((l, i) => l.close(marks[i] ?? Number.POSITIVE_INFINITY));
+    };
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      close(undefined);
+      throw e;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => {
+          close(value);
+          return value;
+        },
+        (e: unknown) => {
+          close(undefined);
+          throw e;
+        },
+      ) as T;
+    }
+    close(result);
+    return result;
+  }
+
+  private closeScope(created: Set<Tensor>, result: unknown): void {
+    const i = this.scopeStack.lastIndexOf(created);
+    if (i >= 0) this.scopeStack.splice(i, 1);
+    const keepers = new Set<Tensor>();
+    collectTensors(result, keepers);
+    const parent = this.scopeStack[this.scopeStack.length - 1];
+    for (const t of created) {
+      if (keepers.has(t) || t.kept) {
+        parent?.add(t);
+      } else {
+        t.dispose();
+      }
+    }
+  }
+
+  /** Grid of workgroups covering `n` invocations of `workgroupSize` threads, folded into y beyond the x limit. */
+  grid(n: number, workgroupSize: number): [number, number] {
+    const groups = Math.ceil(n / workgroupSize);
+    const maxX = this.limits.maxComputeWorkgroupsPerDimension;
+    if (groups <= maxX) return [groups, 1];
+    return [maxX, Math.ceil(groups / maxX)];
+  }
+
+  // ---------------------------------------------------------------- teardown
+
+  /**
+   * Waits for queued work, releases every buffer and pipeline, destroys the
+   * device and drops the Dawn instance so that Node can exit.
+   */
+  async dispose(): Promise<void> {
+    if (!this.deviceRef) return;
+    this.disposing = true;
+    try {
+      this.flush();
+      await this.deviceRef.queue.onSubmittedWorkDone();
+      await this.settle();
+    } catch {
+      // The device may already be lost; teardown continues regardless.
+    }
+    for (const ext of this.extensions.values()) ext.dispose();
+    this.extensions.clear();
+    this.profiler.destroy();
+    this.pool.destroyAll();
+    for (const a of this.uniformArenas) a.destroy();
+    this.uniformArenas = [];
+    this.pipelines.clear();
+    this.deviceRef.destroy();
+    this.deviceRef = null;
+    this.gpuRef = null;
+    void this.gpuRef;
+  }
+}
+
+function numericConstants(constants: OverrideConstants): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(constants)) out[k] = Number(v);
+  return out;
+}
+
+function isGpuBuffer(v: unknown): boolean {
+  return typeof GPUBuffer !== 'undefined' && v instanceof GPUBuffer;
+}
+
+function isTensorLike(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && (v as { isTensor?: boolean }).isTensor === true;
+}
+
+function isWindow(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && isTensorLike((v as { tensor?: unknown }).tensor);
+}
+
+function collectTensors(value: unknown, out: Set<Tensor>, depth = 0): void {
+  if (depth > 4 || value === null || typeof value !== 'object') return;
+  if (isTensorLike(value)) {
+    out.add(value as Tensor);
+    return;
+  }
+  const items = Array.isArray(value) ? value : value instanceof Map ? [...value.values()] : Object.values(value);
+  for (const v of items) collectTensors(v, out, depth + 1);
+}
+
+async function compileError(spec: KernelSpec, module: GPUShaderModule, fallback: string): Promise<ShaderCompileError> {
+  const info = await module.getCompilationInfo();
+  const diagnostics = info.messages.map((m) => ({ line: m.lineNum, column: m.linePos, message: m.message, type: m.type }));
+  const errors = diagnostics.filter((d) => d.type === 'error');
+  const text = errors.length
+    ? errors.map((d) => `${d.line}:${d.column}: ${d.message}`).join('\n')
+    : fallback;
+  return new ShaderCompileError(`kernel ${spec.name}: WGSL failed to compile:\n${text}`, diagnostics);
+}

@@ -1,0 +1,177 @@
+/**
+ * GPU tensors: a pooled storage buffer with a shape and a dtype.
+ *
+ * @module
+ */
+import { DisposedError, DTypeError, ShapeError, show } from '../errors.js';
+import type { GpuContext, TensorWindow } from './context.js';
+import { assertDType, bytesPerElement, decodeHost, encodeHost, inferDType, type DType, type HostArray, type ReadArray } from './dtype.js';
+
+let nextId = 1;
+
+/** Options for creating a tensor. */
+export interface TensorOptions {
+  dtype?: DType;
+  /** Leaf tensors with `requiresGrad` receive `.grad` from `backward()`. */
+  requiresGrad?: boolean;
+  /** Label shown in errors and GPU debuggers. */
+  label?: string;
+}
+
+/** @internal What the tape knows about the op that produced a tensor. */
+export interface ProducerRef {
+  readonly id: number;
+}
+
+/**
+ * A dense, row-major GPU tensor. Create one with {@link tensor}, {@link zeros}
+ * or {@link empty}; free it with `dispose()` (or let a `ctx.scope()` do it).
+ */
+export class Tensor {
+  /** Brand checked by bindings (avoids instanceof across bundle copies). */
+  readonly isTensor = true;
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly size: number;
+  readonly byteLength: number;
+  /** Whether gradients flow to (leaf) or through (result) this tensor. */
+  requiresGrad: boolean;
+  /** Accumulated gradient of a leaf after `backward()`; owned by this tensor. */
+  grad: Tensor | null = null;
+  /** Survives the enclosing `scope()`. Set with `keep()`. */
+  kept = false;
+  /** @internal Set on tensors that kernels may only read. */
+  readonlyView = false;
+  /** @internal Tape node that produced this tensor, if recorded. */
+  producer: ProducerRef | null = null;
+  readonly label: string;
+  private buf: GPUBuffer | null;
+
+  /** @internal Use tensor()/zeros()/empty(). */
+  constructor(
+    readonly ctx: GpuContext,
+    shape: readonly number[],
+    readonly dtype: DType,
+    options: { requiresGrad?: boolean; label?: string } = {},
+  ) {
+    this.shape = Object.freeze([...shape]);
+    this.size = shape.reduce((a, b) => a * b, 1);
+    this.byteLength = this.size * bytesPerElement(dtype);
+    this.label = options.label ?? `tensor#${this.id}`;
+    this.requiresGrad = options.requiresGrad ?? false;
+    this.buf = ctx.allocate(this.byteLength, this.label);
+    ctx.scopeStack[ctx.scopeStack.length - 1]?.add(this);
+  }
+
+  /** The GPU buffer (possibly larger than `byteLength`: pooled size class). */
+  get buffer(): GPUBuffer {
+    if (!this.buf) throw new DisposedError(`${this.label} (shape ${show(this.shape)}) was used after dispose(); keep it alive or recompute it`);
+    return this.buf;
+  }
+
+  get disposed(): boolean {
+    return this.buf === null;
+  }
+
+  /** Number of dimensions. */
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** Returns its buffer to the pool (and disposes `.grad`). Idempotent. */
+  dispose(): void {
+    if (!this.buf) return;
+    this.ctx.release(this.buf);
+    this.buf = null;
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  /** Marks the tensor to survive the enclosing `scope()`. */
+  keep(): this {
+    this.kept = true;
+    return this;
+  }
+
+  /** Copies the data to the host. Submits pending GPU work first. */
+  async read(): Promise<ReadArray[this['dtype']]> {
+    const bytes = await this.ctx.readBuffer(this.buffer, 0, this.byteLength);
+    return decodeHost(bytes, this.size, this.dtype) as ReadArray[this['dtype']];
+  }
+
+  /** Reads as float64, for comparisons with CPU references. */
+  async readF64(): Promise<Float64Array> {
+    return Float64Array.from(await this.read());
+  }
+
+  /** Overwrites the contents from host data of the same length. */
+  write(data: HostArray): void {
+    if (data.length !== this.size) {
+      throw new ShapeError(`${this.label}.write: data has ${data.length} elements, tensor has ${this.size} (shape ${show(this.shape)})`);
+    }
+    this.ctx.writeBuffer(this.buffer, 0, encodeHost(data, this.dtype, `${this.label}.write data`));
+  }
+
+  /** A window of elements [offset, offset + length), for chunked dispatches. */
+  window(offset: number, length: number): TensorWindow {
+    if (offset < 0 || length < 0 || offset + length > this.size) {
+      throw new ShapeError(`${this.label}.window(${offset}, ${length}) is outside its ${this.size} elements`);
+    }
+    return { tensor: this, offset, length };
+  }
+
+  toString(): string {
+    return `Tensor(${this.label}, ${this.dtype}, [${this.shape.join(', ')}])`;
+  }
+}
+
+/** Validates a shape: non-negative integers. */
+export function checkShape(shape: readonly number[], arg: string): void {
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ShapeError(`${arg}: shape ${show(shape)} must be an array of non-negative integers`);
+  }
+}
+
+/**
+ * Uploads host data as a new tensor. The input array is copied, never
+ * modified. `dtype` defaults to the array's type (f32 for plain numbers).
+ */
+export function tensor(ctx: GpuContext, data: HostArray, shape?: readonly number[], options: TensorOptions = {}): Tensor {
+  const dims = shape ?? [data.length];
+  checkShape(dims, 'tensor shape');
+  const dtype = options.dtype ?? inferDType(data);
+  assertDType(dtype, 'tensor dtype');
+  if (dtype === 'f16' && !ctx.has('shader-f16')) {
+    throw new DTypeError("tensor dtype 'f16' needs the device feature shader-f16, which this adapter lacks; use 'f32'");
+  }
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (size !== data.length) {
+    throw new ShapeError(`tensor: data has ${data.length} elements but shape ${show(dims)} needs ${size}; fix the shape or the data`);
+  }
+  const bytes = encodeHost(data, dtype, options.label ?? 'tensor data');
+  const t = new Tensor(ctx, dims, dtype, optionsOf(options));
+  if (size > 0) ctx.writeBuffer(t.buffer, 0, bytes);
+  return t;
+}
+
+/** A tensor whose contents are undefined (recycled memory); kernels that overwrite every element use it. */
+export function empty(ctx: GpuContext, shape: readonly number[], dtype: DType = 'f32', options: Omit<TensorOptions, 'dtype'> = {}): Tensor {
+  checkShape(shape, 'empty shape');
+  assertDType(dtype, 'empty dtype');
+  return new Tensor(ctx, shape, dtype, optionsOf(options));
+}
+
+/** A zero-filled tensor (cleared on the GPU, in command order). */
+export function zeros(ctx: GpuContext, shape: readonly number[], dtype: DType = 'f32', options: Omit<TensorOptions, 'dtype'> = {}): Tensor {
+  const t = empty(ctx, shape, dtype, options);
+  const bytes = Math.ceil(t.byteLength / 4) * 4;
+  if (bytes > 0) ctx.commandEncoder().clearBuffer(t.buffer, 0, bytes);
+  return t;
+}
+
+function optionsOf(o: Omit<TensorOptions, 'dtype'>): { requiresGrad?: boolean; label?: string } {
+  const r: { requiresGrad?: boolean; label?: string } = {};
+  if (o.requiresGrad !== undefined) r.requiresGrad = o.requiresGrad;
+  if (o.label !== undefined) r.label = o.label;
+  return r;
+}
