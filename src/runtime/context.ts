@@ -151,7 +151,15 @@ export async function createGpu(options: GpuOptions = {}): Promise<GpuContext> {
       }
     }
   }
-  const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+  } catch (e) {
+    // Dawn rejects (rather than returning null) when `adapter=` matches nothing.
+    throw new NoAdapterError(
+      `requestAdapter failed${options.adapterName ? ` for adapterName ${show(options.adapterName)}` : ''}: ${(e as Error).message}`,
+    );
+  }
   if (!adapter) {
     throw new NoAdapterError(
       'no WebGPU adapter is available. On Linux without a GPU, install Mesa >= 25 lavapipe ' +
@@ -275,7 +283,9 @@ export class GpuContext {
 
   /** Throws the first pending asynchronous GPU error, if any. */
   throwPending(): void {
-    const e = this.errors.shift();
+    // A compile error explains the "invalid pipeline" errors that follow it.
+    const first = this.errors.findIndex((x) => x instanceof ShaderCompileError || x instanceof DeviceLostError);
+    const e = first >= 0 ? this.errors[first] : this.errors[0];
     if (e) {
       this.errors.length = 0;
       throw e;

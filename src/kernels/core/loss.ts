@@ -22,7 +22,7 @@ const mseOp = defineOp<null>({
     const ctx = pred!.ctx;
     const n = pred!.size;
     const sq = empty(ctx, pred!.shape);
-    ctx.run(squaredError, { pred: pred!, target: target!, out: sq, params: { n, factor: 0 } }, ctx.grid(n, WG));
+    ctx.run(squaredError, { pred: pred!, target_values: target!, out: sq, params: { n, factor: 0 } }, ctx.grid(n, WG));
     const loss = reduceSum(sq, 1 / n);
     sq.dispose();
     return loss;
@@ -32,7 +32,7 @@ const mseOp = defineOp<null>({
     const n = pred!.size;
     const grad = (factor: number) => {
       const out = empty(ctx, pred!.shape);
-      ctx.run(mseBackward, { pred: pred!, target: target!, grad: g!, out, params: { n, factor } }, ctx.grid(n, WG));
+      ctx.run(mseBackward, { pred: pred!, target_values: target!, grad: g!, out, params: { n, factor } }, ctx.grid(n, WG));
       return out;
     };
     return [needsGrad[0] ? grad(2 / n) : null, needsGrad[1] ? grad(-2 / n) : null];

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import {
+  add, AutodiffError, backward, defineOp, matmul, mean, mul, noGrad, relu, sin, sum, tapeOf, tensor,
+} from '../../src/index.js';
+import { testGpu } from '../helpers/gpu.js';
+
+describe('tape', () => {
+  it('accumulates gradients of a tensor used more than once', async () => {
+    const ctx = await testGpu();
+    await ctx.scope(async () => {
+      const x = tensor(ctx, [1, 2, 3], [3], { requiresGrad: true });
+      // L = Σ (x·x + x) → dL/dx = 2x + 1
+      backward(sum(add(mul(x, x), x)));
+      expect(Array.from(await x.grad!.read())).toEqual([3, 5, 7]);
+      // a second forward/backward adds to .grad, as in PyTorch
+      backward(sum(x));
+      expect(Array.from(await x.grad!.read())).toEqual([4, 6, 8]);
+    });
+  });
+
+  it('flows gradients only to tensors that require them', async () => {
+    const ctx = await testGpu();
+    await ctx.scope(async () => {
+      const w = tensor(ctx, [1, -1, 2, 0.5], [2, 2], { requiresGrad: true });
+      const x = tensor(ctx, [3, 4], [1, 2]);
+      backward(mean(relu(matmul(x, w))));
+      expect(x.grad).toBeNull();
+      // y = [3·1 + 4·2, 3·(−1) + 4·0.5] = [11, −1]; relu kills the second
+      expect(Array.from(await w.grad!.read())).toEqual([1.5, 0, 2, 0]);
+    });
+  });
+
+  it('releases saved tensors after backward and leaves no tape behind', async () => {
+    const ctx = await testGpu();
+    await ctx.sync();
+    const base = ctx.stats().liveBytes;
+    const x = tensor(ctx, [0.1, 0.2, 0.3], [3], { requiresGrad: true });
+    ctx.scope(() => {
+      backward(sum(sin(mul(x, x))));
+      expect(tapeOf(ctx).size).toBe(0);
+    });
+    x.dispose();
+    expect(ctx.stats().liveBytes).toBe(base);
+  });
+
+  it('noGrad records nothing', async () => {
+    const ctx = await testGpu();
+    ctx.scope(() => {
+      const x = tensor(ctx, [1, 2], [2], { requiresGrad: true });
+      const y = noGrad(() => sum(mul(x, x)));
+      expect(y.requiresGrad).toBe(false);
+      expect(tapeOf(ctx).size).toBe(0);
+      expect(() => backward(y)).toThrow(/was not produced by a recorded op/);
+    });
+  });
+
+  it('backward twice is an error', async () => {
+    const ctx = await testGpu();
+    ctx.scope(() => {
+      const x = tensor(ctx, [1, 2], [2], { requiresGrad: true });
+      const loss = sum(mul(x, x));
+      backward(loss);
+      expect(() => backward(loss)).toThrow(AutodiffError);
+      expect(() => backward(loss)).toThrow(/already ran/);
+    });
+  });
+
+  it('a non-scalar loss needs an explicit gradOutput', async () => {
+    const ctx = await testGpu();
+    ctx.scope(() => {
+      const x = tensor(ctx, [1, 2], [2], { requiresGrad: true });
+      expect(() => backward(mul(x, x))).toThrow(/must have one element/);
+    });
+  });
+
+  it('an op with no gradient rule is a hard error naming it', async () => {
+    const ctx = await testGpu();
+    const opaque = defineOp<null>({ name: 'test.opaque', forward: ([x]) => relu(x!) });
+    ctx.scope(() => {
+      const x = tensor(ctx, [1, 2], [2], { requiresGrad: true });
+      const loss = sum(opaque([x], null)[0]!);
+      expect(() => backward(loss)).toThrow(/op "test.opaque" has no gradient rule/);
+    });
+  });
+
+  it('a gradient of the wrong shape is an error naming the op', async () => {
+    const ctx = await testGpu();
+    const bad = defineOp<null>({
+      name: 'test.badShape',
+      forward: ([x]) => relu(x!),
+      vjp: ({ inputs: [x] }) => [tensor(x!.ctx, [1, 2, 3], [3])],
+    });
+    ctx.scope(() => {
+      const x = tensor(ctx, [1, 2], [2], { requiresGrad: true });
+      expect(() => backward(sum(bad([x], null)[0]!))).toThrow(/test.badShape returned shape \[3\] for input 0 of shape \[2\]/);
+    });
+  });
+});
