@@ -1,6 +1,6 @@
 /**
  * Dense matrix multiply and its backward. WGSL: `src/wgsl/core/matmul.wgsl`
- * (64×64 register-blocked tiles); reference: `matmul.reference.ts`.
+ * (128×128 tiles, 8×8 register blocking per thread); reference: `matmul.reference.ts`.
  *
  * @module
  */
@@ -11,7 +11,7 @@ import { empty, type Tensor } from '../../runtime/tensor.js';
 import { wgsl } from '../../wgsl/index.js';
 import { checkDType, checkRank } from '../checks.js';
 
-const TILE = 64;
+const TILE = 128;
 const matmulSpec: KernelSpec = { name: 'core.matmul', source: wgsl('core/matmul'), entryPoint: 'matmul' };
 
 /**
