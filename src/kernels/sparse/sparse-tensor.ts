@@ -1,0 +1,173 @@
+/**
+ * GPU sparse tensors: a coordinate set shared by every tensor on the same
+ * sites, plus an N×C feature tensor that flows through the tape.
+ *
+ * Coordinates are not differentiable. Every sparse op is a tape op on the
+ * feature tensors, with the coordinate set and its kernel maps as attributes,
+ * so that autodiff, scopes and leak accounting work exactly as for dense ops.
+ *
+ * Conventions (see docs/sparse.md): coords are Int32 [N, 1 + D] with columns
+ * (batch, x, y[, z]), validated by `validateCoords`; features are f32 [N, C],
+ * and row r of the features belongs to row r of the coords.
+ *
+ * @module
+ */
+import { DisposedError, ShapeError, show } from '../../errors.js';
+import type { GpuContext } from '../../runtime/context.js';
+import { tensor, type Tensor } from '../../runtime/tensor.js';
+import { checkDType } from '../checks.js';
+import { coordColumns, validateCoords, type SpatialDim } from './coords.js';
+
+let nextSetId = 1;
+
+/**
+ * A GPU kernel map between an input and an output coordinate set, for a
+ * kernel of V offsets (offset order as in docs/sparse.md).
+ *
+ * Both tables are i32 and hold -1 where there is no neighbour:
+ * - `outputStationary` [numOut, V]: the input row that output row o reads
+ *   through offset k. Forward conv and pooling gather with it.
+ * - `inputStationary`  [numIn, V]: the output row that input row i feeds
+ *   through offset k. dX gathers with it (for submanifold maps it equals
+ *   `outputStationary` with mirrored offsets).
+ */
+export interface GpuKernelMap {
+  readonly kernelVolume: number;
+  readonly numIn: number;
+  readonly numOut: number;
+  readonly outputStationary: Tensor;
+  readonly inputStationary: Tensor;
+  /** Number of (input, output) pairs, i.e. real neighbour pairs (for FLOP counts). */
+  readonly pairs: number;
+}
+
+/**
+ * A set of active sites on the GPU (and on the host, for validation and
+ * bookkeeping), with a cache of kernel maps and derived coordinate sets.
+ * Shared by every sparse tensor on the same sites; owns its GPU memory.
+ */
+export class CoordinateSet {
+  readonly id = nextSetId++;
+  /** Host copy, Int32 [n, 1 + dim]; never mutated. */
+  readonly host: Int32Array;
+  /** GPU copy, i32 [n, 1 + dim]. */
+  readonly gpu: Tensor;
+  readonly n: number;
+  /**
+   * Tensor stride: 1 for input resolution, 2 after one stride-2 downsampling,
+   * and so on (bookkeeping for U-Nets; coordinates themselves are in the
+   * coarse grid's units).
+   */
+  readonly stride: number;
+  /** Cached kernel maps and derived coordinate sets, keyed by their parameters. */
+  readonly cache = new Map<string, { dispose(): void }>();
+  private disposedFlag = false;
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly dim: SpatialDim,
+    coords: Int32Array,
+    options: { stride?: number; validate?: boolean; argName?: string } = {},
+  ) {
+    if (options.validate !== false) validateCoords(coords, dim, options.argName ?? 'coords');
+    this.host = coords.slice();
+    this.n = coords.length / coordColumns(dim);
+    this.stride = options.stride ?? 1;
+    this.gpu = tensor(ctx, this.host, [this.n, coordColumns(dim)], { dtype: 'i32', label: `coords#${this.id}` }).keep();
+  }
+
+  get disposed(): boolean {
+    return this.disposedFlag;
+  }
+
+  /** Throws DisposedError after dispose(). */
+  check(): void {
+    if (this.disposedFlag) throw new DisposedError(`coordinate set #${this.id} was used after dispose(); keep it alive while tensors use it`);
+  }
+
+  /** A cached entry, created by `make` on first use. */
+  cached<T extends { dispose(): void }>(key: string, make: () => T): T {
+    this.check();
+    let v = this.cache.get(key) as T | undefined;
+    if (!v) {
+      v = make();
+      this.cache.set(key, v);
+    }
+    return v;
+  }
+
+  /** Frees the GPU coordinates and every cached map. */
+  dispose(): void {
+    if (this.disposedFlag) return;
+    this.disposedFlag = true;
+    for (const v of this.cache.values()) v.dispose();
+    this.cache.clear();
+    this.gpu.dispose();
+  }
+}
+
+/** A sparse tensor: a coordinate set and f32 features [n, C]. */
+export class SparseTensor {
+  constructor(
+    readonly coords: CoordinateSet,
+    readonly feats: Tensor,
+  ) {
+    checkDType('SparseTensor', 'feats', feats);
+    if (feats.shape.length !== 2 || feats.shape[0] !== coords.n) {
+      throw new ShapeError(
+        `SparseTensor: feats has shape ${show(feats.shape)} but the coordinate set has ${coords.n} sites; feats must be [${coords.n}, C]`,
+      );
+    }
+  }
+
+  get ctx(): GpuContext {
+    return this.feats.ctx;
+  }
+  get n(): number {
+    return this.coords.n;
+  }
+  get channels(): number {
+    return this.feats.shape[1]!;
+  }
+  get dim(): SpatialDim {
+    return this.coords.dim;
+  }
+
+  /** The same sites with other features (the output of a site-preserving op). */
+  withFeats(feats: Tensor): SparseTensor {
+    return new SparseTensor(this.coords, feats);
+  }
+}
+
+/**
+ * Creates a sparse tensor from host coordinates and features. Coordinates are
+ * validated (duplicates, negatives, out-of-range values and wrong column
+ * counts are typed errors naming the row) and copied; use `deduplicate` first
+ * when duplicates are expected.
+ *
+ * @param coords Int32 [N, 1 + dim], columns (batch, x, y[, z])
+ * @param feats  f32 [N, C] (a host array, or a GPU tensor to adopt)
+ */
+export function sparseTensor(
+  ctx: GpuContext,
+  coords: Int32Array,
+  feats: Float32Array | Float64Array | Tensor,
+  options: { dim?: SpatialDim; channels?: number; requiresGrad?: boolean } = {},
+): SparseTensor {
+  const dim = options.dim ?? 3;
+  const set = new CoordinateSet(ctx, dim, coords);
+  let f: Tensor;
+  if (feats instanceof Float32Array || feats instanceof Float64Array) {
+    const channels = options.channels ?? (set.n > 0 ? feats.length / set.n : 0);
+    if (!Number.isInteger(channels) || feats.length !== set.n * channels) {
+      set.dispose();
+      throw new ShapeError(
+        `sparseTensor: feats has ${feats.length} values for ${set.n} sites; pass N × C values (and options.channels when N = 0)`,
+      );
+    }
+    f = tensor(ctx, Float32Array.from(feats), [set.n, channels], { requiresGrad: options.requiresGrad ?? false });
+  } else {
+    f = feats;
+  }
+  return new SparseTensor(set, f);
+}
