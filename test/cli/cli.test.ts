@@ -1,0 +1,49 @@
+// The CLI is tested as a user meets it: the built bin, run as a process.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const bin = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+
+describe('ghostgrad CLI', () => {
+  it('--help lists every command', () => {
+    const r = run('--help');
+    expect(r.status).toBe(0);
+    for (const c of ['info', 'demo', 'bench']) expect(r.stdout).toContain(c);
+  });
+
+  for (const c of ['info', 'demo', 'bench']) {
+    it(`${c} --help explains the command`, () => {
+      const r = run(c, '--help');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain(`Usage: ghostgrad ${c}`);
+    });
+  }
+
+  it('unknown flags and commands are errors with a non-zero exit', () => {
+    const flag = run('demo', '--bogus');
+    expect(flag.status).toBe(2);
+    expect(flag.stderr).toContain("unknown option '--bogus'");
+    const cmd = run('frobnicate');
+    expect(cmd.status).toBe(2);
+    expect(cmd.stderr).toContain("unknown command 'frobnicate'");
+    const steps = run('demo', '--steps', 'many');
+    expect(steps.status).toBe(2);
+    expect(steps.stderr).toContain('--steps must be an integer');
+  });
+
+  it('info reports the adapter as JSON', () => {
+    const r = run('info', '--json');
+    expect(r.status).toBe(0);
+    const parsed = JSON.parse(r.stdout) as { adapter: { isSoftware: boolean }; limits: Record<string, number> };
+    expect(typeof parsed.adapter.isSoftware).toBe('boolean');
+    expect(parsed.limits['maxStorageBufferBindingSize']).toBeGreaterThan(0);
+  });
+
+  it('bench rejects an unknown suite', () => {
+    const r = run('bench', 'no-such-suite');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('unknown benchmark suite');
+  });
+});
