@@ -1,0 +1,101 @@
+// The published package, as a consumer meets it: `npm pack`, install the
+// tarball into a fresh project, import it from plain ESM JavaScript and from
+// type-checked TypeScript, and run a kernel forward and backward. publint
+// checks the package.json "exports"/"files" against the packed contents.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+let work = '';
+let tarball = '';
+let files: string[] = [];
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'ghostgrad-pack-'));
+  const out = execFileSync(npm, ['pack', '--json', '--pack-destination', work], { cwd: repo, encoding: 'utf8' });
+  const info = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
+  tarball = join(work, info[0]!.filename);
+  files = info[0]!.files.map((f) => f.path);
+  const app = join(work, 'app');
+  execFileSync('mkdir', ['-p', app]);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }));
+  // Dependencies come from the local npm cache filled by `npm ci`.
+  execFileSync(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `typescript@${tsVersion()}`, `@webgpu/types@${typesVersion()}`], {
+    cwd: app,
+    stdio: 'pipe',
+  });
+}, 300_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function tsVersion(): string {
+  return (JSON.parse(execFileSync('node', ['-p', 'JSON.stringify(require("typescript/package.json"))'], { cwd: repo, encoding: 'utf8' })) as { version: string }).version;
+}
+function typesVersion(): string {
+  return (JSON.parse(execFileSync('node', ['-p', 'JSON.stringify(require("@webgpu/types/package.json"))'], { cwd: repo, encoding: 'utf8' })) as { version: string }).version;
+}
+
+const program = (ext: 'js' | 'ts') => `
+import { createGpu, tensor, matmul, sum, backward } from 'ghostgrad';
+const ctx = await createGpu();
+const a = tensor(ctx, [1, 2, 3, 4], [2, 2], { requiresGrad: true });
+const b = tensor(ctx, [5, 6, 7, 8], [2, 2]);
+const loss = sum(matmul(a, b));
+backward(loss);
+const g = await a.grad${ext === 'ts' ? '!' : ''}.read();
+console.log(JSON.stringify({ loss: Array.from(await loss.read()), grad: Array.from(g) }));
+await ctx.dispose();
+`;
+
+describe('packed package', () => {
+  it('contains compiled JS, declarations and embedded WGSL, and no tests or benches', () => {
+    expect(files).toContain('dist/index.js');
+    expect(files).toContain('dist/index.d.ts');
+    expect(files).toContain('dist/wgsl/sources.generated.js');
+    expect(files).toContain('dist/cli/main.js');
+    expect(files.some((f) => f.startsWith('test/') || f.startsWith('bench/') || f.startsWith('src/'))).toBe(false);
+    expect(files.some((f) => f.endsWith('.wgsl'))).toBe(false);
+  });
+
+  it('imports from plain ESM JavaScript and runs forward and backward', () => {
+    const app = join(work, 'app');
+    writeFileSync(join(app, 'main.mjs'), program('js'));
+    const out = JSON.parse(execFileSync('node', ['main.mjs'], { cwd: app, encoding: 'utf8' })) as { loss: number[]; grad: number[] };
+    // Σ (A·B) = Σ_ik a_ik · (row sum k of B): 1·11 + 2·15 + 3·11 + 4·15
+    expect(out.loss).toEqual([134]);
+    expect(out.grad).toEqual([11, 15, 11, 15]);
+  });
+
+  it('type-checks and runs from TypeScript', () => {
+    const app = join(work, 'app');
+    writeFileSync(join(app, 'main.ts'), program('ts'));
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: ['@webgpu/types'], skipLibCheck: false, outDir: 'out' },
+        files: ['main.ts'],
+      }),
+    );
+    execFileSync(join(app, 'node_modules/.bin/tsc'), ['-p', '.'], { cwd: app, encoding: 'utf8' });
+    const out = JSON.parse(execFileSync('node', ['out/main.js'], { cwd: app, encoding: 'utf8' })) as { grad: number[] };
+    expect(out.grad).toEqual([11, 15, 11, 15]);
+  });
+
+  it('passes publint', async () => {
+    const { publint } = await import('publint');
+    const { messages } = await publint({ pkgDir: repo, strict: true, pack: 'npm' });
+    const problems = messages.filter((m) => m.type === 'error' || m.type === 'warning');
+    expect(problems).toEqual([]);
+  });
+
+  it('lists the packed files for inspection', () => {
+    expect(readdirSync(work).some((f) => f.endsWith('.tgz'))).toBe(true);
+  });
+});
