@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/autodiff/numeric.js';
+import { InputValueError } from '../../src/errors.js';
+import {
+  DEFAULT_DRIFT_PARAMS,
+  DRIFT_PARAM_NAMES,
+  type DriftParams,
+  driftBackward,
+  driftForward,
+  driftVelocity,
+  driftVelocityWithGrad,
+  electronMobility,
+} from '../../src/kernels/drift/drift.reference.js';
+import { defaultGeometry } from '../../src/kernels/drift/geometry.js';
+import { dot, expectGradClose, randomVector } from './gradcheck.js';
+
+const G = defaultGeometry(); // anode z = 0, cathode z = 30.27225
+const P = DEFAULT_DRIFT_PARAMS;
+
+describe('drift velocity (BNL / Walkowiak mobility, larnd-sim electron_mobility)', () => {
+  it('gives 0.1596 cm/µs at 0.5 kV/cm, 87.17 K', () => {
+    expect(driftVelocity(0.5, 87.17)).toBeCloseTo(0.1596, 4);
+    expect(electronMobility(0.5, 87.17)).toBeCloseTo(319.2904964308574, 9); // cm²/(V·s)
+  });
+
+  it('matches the parametrisation at other fields and temperatures', () => {
+    /*
+     * Computed independently (Python) from μ = (a0 + a1E + a2E^1.5 + a3E^2.5) /
+     * (1 + (a1/a0)E + a4E² + a5E³) · (T/89)^-1.5, (a0..a5) = (551.6, 7158.3,
+     * 4440.43, 4.29, 43.63, 0.2053) — larnd-sim consts/detector.py
+     * ELECTRON_MOBILITY_PARAMS, from lar.bnl.gov and Li et al. NIM A 816 (2016) 160 —
+     * and v = μE (cm/µs).
+     */
+    const table: [number, number, number][] = [
+      [0.5, 87.17, 0.1596452482154287],
+      [0.25, 87.17, 0.10710739889211608],
+      [1.0, 87.17, 0.21689674523953897],
+      [0.5, 89.0, 0.15474675667955068],
+      [0.75, 88.0, 0.18997565247066356],
+    ];
+    for (const [E, T, v] of table) expect(driftVelocity(E, T)).toBeCloseTo(v, 14);
+  });
+
+  it('analytic ∂v/∂E and ∂v/∂T', () => {
+    const { dv_dE, dv_dT } = driftVelocityWithGrad(0.5, 87.17);
+    const h = 1e-6;
+    expect(dv_dE).toBeCloseTo((driftVelocity(0.5 + h, 87.17) - driftVelocity(0.5 - h, 87.17)) / (2 * h), 8);
+    expect(dv_dT).toBeCloseTo((driftVelocity(0.5, 87.17 + h) - driftVelocity(0.5, 87.17 - h)) / (2 * h), 8);
+  });
+});
+
+describe('drift: values', () => {
+  it('matches drift time, lifetime and diffusion computed from larnd-sim formulas', () => {
+    /*
+     * Python, float64, larnd-sim drifting.drift: t_d = d/v, n·exp(−t_d/τ),
+     * σ = √(2 D t_d) with τ = 2200 µs, D_L = 4.0e-6, D_T = 8.8e-6 cm²/µs
+     * (2x2.yaml), v = 0.1596452482154287 cm/µs. Columns: d (cm), t_d (µs),
+     * exp(−t_d/τ), σ_T (cm), σ_L (cm), σ_L/v (µs).
+     */
+    const table = [
+      [1.0, 6.263888284670889, 0.9971568275446523, 0.01049973493999766, 0.007078919852446919, 0.044341563131866435],
+      [10.0, 62.638882846708896, 0.9719292944764016, 0.03320307723844398, 0.022385510107515334, 0.14022033450884708],
+      [30.27225, 189.62199212562834, 0.9174182401267501, 0.05776977636628914, 0.038948375280684386, 0.2439682716276442],
+    ];
+    const w = Float64Array.from(table.map((r) => r[0]!));
+    const t0 = Float64Array.of(0, 5, -2);
+    const r = driftForward(w, t0, P, G);
+    table.forEach((row, i) => {
+      expect(r.tDrift[i]).toBeCloseTo(row[1]!, 10);
+      expect(r.arrival[i]).toBeCloseTo(row[1]! + t0[i]!, 10);
+      expect(r.attenuation[i]).toBeCloseTo(row[2]!, 14);
+      expect(r.sigmaT[i]).toBeCloseTo(row[3]!, 14);
+      expect(r.sigmaL[i]).toBeCloseTo(row[4]!, 14);
+      expect(r.sigmaTime[i]).toBeCloseTo(row[5]!, 13);
+    });
+  });
+
+  it('drift direction: the anode may sit at larger coordinate; vDrift override; σ0 in quadrature', () => {
+    const flipped = defaultGeometry({ driftAxis: 'x', anode_cm: 50, cathode_cm: 20 });
+    const r = driftForward(Float64Array.of(40), Float64Array.of(0), { ...P, vDrift: 0.2, sigma0T: 0.03 }, flipped);
+    expect(r.distance[0]).toBe(10);
+    expect(r.tDrift[0]).toBeCloseTo(50, 12);
+    expect(r.sigmaT[0]).toBeCloseTo(Math.sqrt(2 * 8.8e-6 * 50 + 0.03 ** 2), 14);
+    const z = driftForward(Float64Array.of(0), Float64Array.of(0), P, G);
+    expect([z.tDrift[0], z.attenuation[0], z.sigmaT[0], z.sigmaTime[0]]).toEqual([0, 1, 0, 0]);
+  });
+
+  it('rejects τ ≤ 0, D < 0 and other non-physical parameters', () => {
+    const one = Float64Array.of(1);
+    const bad: [Partial<DriftParams>, RegExp][] = [
+      [{ lifetime: 0 }, /lifetime = 0 µs is non-physical/],
+      [{ lifetime: -5 }, /lifetime = -5/],
+      [{ dL: -1 }, /dL = -1 cm²\/s/],
+      [{ dT: -0.1 }, /dT = -0.1/],
+      [{ eField: 0 }, /eField/],
+      [{ temperature: NaN }, /temperature = NaN/],
+      [{ vDrift: -0.1 }, /vDrift/],
+      [{ sigma0T: -1 }, /sigma0T/],
+    ];
+    for (const [over, re] of bad) {
+      expect(() => driftForward(one, one, { ...P, ...over }, G)).toThrow(InputValueError);
+      expect(() => driftForward(one, one, { ...P, ...over }, G)).toThrow(re);
+    }
+    expect(() => driftForward(one, one, { ...P, lifetime: Infinity }, G)).not.toThrow();
+  });
+});
+
+describe('drift: gradcheck', () => {
+  const rand = seededRandom(5);
+  const n = 10;
+  const w = Float64Array.from({ length: n }, () => 0.5 + 29 * rand());
+  const t0 = Float64Array.from({ length: n }, () => 10 * rand());
+  const up = {
+    arrival: randomVector(n, rand),
+    attenuation: randomVector(n, rand),
+    sigmaT: randomVector(n, rand).map((x) => 30 * x),
+    sigmaL: randomVector(n, rand).map((x) => 10 * x),
+    sigmaTime: randomVector(n, rand),
+  };
+  const scalar = (ws: Float64Array, ts: Float64Array, p: DriftParams): number => {
+    const r = driftForward(ws, ts, p, G);
+    return dot(up.arrival, r.arrival) + dot(up.attenuation, r.attenuation) + dot(up.sigmaT, r.sigmaT) + dot(up.sigmaL, r.sigmaL) + dot(up.sigmaTime, r.sigmaTime);
+  };
+  const cases: [string, DriftParams][] = [
+    ['mobility', { ...P, lifetime: 300, sigma0L: 0.01, sigma0T: 0.02 }],
+    ['vDrift given', { ...P, vDrift: 0.155, lifetime: 300, sigma0L: 0.01, sigma0T: 0.02 }],
+  ];
+  for (const [label, p] of cases) {
+    it(`${label}: w, t0 and every parameter`, () => {
+      const fwd = driftForward(w, t0, p, G);
+      const an = driftBackward(w, p, G, fwd, up);
+      expectGradClose((x) => scalar(x, t0, p), w.slice(), an.w, { label: 'w' });
+      expectGradClose((x) => scalar(w, x, p), t0.slice(), an.t0, { label: 't0' });
+      const names = DRIFT_PARAM_NAMES.filter((k) => k !== 'vDrift' || p.vDrift !== null);
+      const pv = Float64Array.from(names.map((k) => p[k] as number));
+      expectGradClose((x) => scalar(w, t0, { ...p, ...Object.fromEntries(names.map((k, i) => [k, x[i]!])) }), pv, names.map((k) => an.params[k]), {
+        label: `${label} params`,
+      });
+      if (p.vDrift !== null) {
+        expect(an.params.eField).toBe(0);
+        expect(an.params.temperature).toBe(0);
+      }
+    });
+  }
+});
