@@ -50,6 +50,8 @@ export interface GpuOptions {
   adapterName?: string;
   /** Dawn toggles (Node only), e.g. `{ enable: ['allow_unsafe_apis'] }`. */
   dawnToggles?: { enable?: readonly string[]; disable?: readonly string[] };
+  /** Ask for the CPU fallback adapter (SwiftShader, WARP). Tried anyway when no other adapter exists. */
+  forceFallbackAdapter?: boolean;
   /** Do not request these optional features even when present (testing fallbacks). */
   disableFeatures?: readonly OptionalFeature[];
   /**
@@ -153,7 +155,13 @@ export async function createGpu(options: GpuOptions = {}): Promise<GpuContext> {
   }
   let adapter: GPUAdapter | null;
   try {
-    adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+    const request: GPURequestAdapterOptions = {};
+    if (options.powerPreference) request.powerPreference = options.powerPreference;
+    if (options.forceFallbackAdapter) request.forceFallbackAdapter = true;
+    adapter = await gpu.requestAdapter(request);
+    // Browsers without a usable GPU (headless Chromium: SwiftShader) only
+    // hand out their CPU fallback adapter when asked for it explicitly.
+    if (!adapter && !options.forceFallbackAdapter) adapter = await gpu.requestAdapter({ ...request, forceFallbackAdapter: true });
   } catch (e) {
     // Dawn rejects (rather than returning null) when `adapter=` matches nothing.
     throw new NoAdapterError(
