@@ -79,8 +79,12 @@ export interface AdapterSummary {
   features: OptionalFeature[];
 }
 
-/** A resource to bind: a tensor (whole), a window of one, a raw buffer, or uniform values. */
-export type Binding = Tensor | TensorWindow | GPUBuffer | UniformValues;
+/**
+ * A resource to bind: a tensor (whole), a window of one, a raw buffer, or a
+ * uniform struct's values as an object (any object type, interfaces
+ * included; members are checked by name against reflection at run time).
+ */
+export type Binding = Tensor | TensorWindow | GPUBuffer | UniformValues | object;
 
 /** A window of a tensor, for chunked dispatches over tensors larger than one binding. */
 export interface TensorWindow {
