@@ -230,8 +230,11 @@ export class GpuContext {
   private gpuRef: GPU | null;
   private deviceRef: GPUDevice | null;
   private readonly pool: BufferPool;
-  private readonly layouts = new Map<KernelSpec, KernelLayout>();
+  private readonly layouts = new Map<number, KernelLayout>();
   private readonly pipelines = new Map<string, CompiledKernel>();
+  /** (entry point, source) → small id, so that cache keys do not repeat whole sources per dispatch. */
+  private readonly sourceIds = new Map<string, number>();
+  private readonly specIds = new WeakMap<KernelSpec, number>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pendingDispatches = 0;
@@ -340,12 +343,32 @@ export class GpuContext {
   // ---------------------------------------------------------------- kernels
 
   private layoutOf(spec: KernelSpec): KernelLayout {
-    let layout = this.layouts.get(spec);
+    const id = this.sourceId(spec);
+    let layout = this.layouts.get(id);
     if (!layout) {
       layout = reflectKernel(spec);
-      this.layouts.set(spec, layout);
+      this.layouts.set(id, layout);
     }
     return layout;
+  }
+
+  /** Pipeline cache key: (source, entry point) interned to an id, plus the constants. */
+  private sourceId(spec: KernelSpec): number {
+    let id = this.specIds.get(spec);
+    if (id === undefined) {
+      const text = `${spec.entryPoint ?? ''}\u0000${spec.source}`;
+      id = this.sourceIds.get(text);
+      if (id === undefined) this.sourceIds.set(text, (id = this.sourceIds.size));
+      this.specIds.set(spec, id);
+    }
+    return id;
+  }
+
+  private cacheKey(spec: KernelSpec, constants: OverrideConstants): string {
+    const id = this.sourceId(spec);
+    let c = '';
+    for (const k in constants) c += `${k}=${Number(constants[k])};`;
+    return `${id}|${c}`;
   }
 
   /**
@@ -354,7 +377,7 @@ export class GpuContext {
    * point as {@link ShaderCompileError}; use {@link compile} to await them.
    */
   kernel(spec: KernelSpec, constants: OverrideConstants = {}): CompiledKernel {
-    const key = `${spec.entryPoint ?? ''}|${JSON.stringify(constants)}|${spec.source}`;
+    const key = this.cacheKey(spec, constants);
     let compiled = this.pipelines.get(key);
     if (compiled) return compiled;
     const device = this.device;
@@ -401,8 +424,7 @@ export class GpuContext {
     const i = this.errors.findIndex((e) => e instanceof ShaderCompileError && e.message.includes(`kernel ${spec.name}`));
     if (i >= 0) {
       const [e] = this.errors.splice(i, 1);
-      const key = `${spec.entryPoint ?? ''}|${JSON.stringify(constants)}|${spec.source}`;
-      this.pipelines.delete(key);
+      this.pipelines.delete(this.cacheKey(spec, constants));
       throw e!;
     }
     return compiled;
