@@ -37,8 +37,11 @@ export interface GpuKernelMap {
   readonly numOut: number;
   readonly outputStationary: Tensor;
   readonly inputStationary: Tensor;
-  /** Number of (input, output) pairs, i.e. real neighbour pairs (for FLOP counts). */
-  readonly pairs: number;
+  /**
+   * Number of (input, output) pairs, i.e. real neighbour pairs (for FLOP
+   * counts). Counting needs a GPU readback, hence async (and cached).
+   */
+  countPairs(): Promise<number>;
 }
 
 /**

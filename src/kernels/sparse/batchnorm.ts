@@ -1,0 +1,297 @@
+/**
+ * BatchNorm over the active sites of a sparse tensor: a tape op on the
+ * features with WGSL forward and backward (`src/wgsl/sparse/norm.wgsl`,
+ * reductions in `columns.wgsl`), and a small module class that owns gamma,
+ * beta and the running statistics. Float64 reference:
+ * `ops.reference.ts` (`batchNormForward` / `batchNormBackward`).
+ *
+ * Conventions (PyTorch's BatchNorm1d over the N active sites; absent sites
+ * do not exist, they are not zeros):
+ * - training: normalise with the batch mean and the **biased** variance (÷N);
+ *   running ← (1 − momentum)·running + momentum·batch, using the **unbiased**
+ *   variance (÷(N − 1)) for the running variance. Needs N ≥ 2.
+ * - eval: normalise with the running statistics.
+ * - defaults eps = 1e-5, momentum = 0.1. SparseConvNet's momentum m
+ *   (running ← m·running + (1 − m)·batch) corresponds to momentum = 1 − m.
+ *
+ * Determinism: every per-channel sum is a fixed-shape tree over rows
+ * (columns.wgsl), and the variance is two-pass (Σ(x − mean)²), so results are
+ * bitwise reproducible for a given N and C.
+ *
+ * @module
+ */
+import { DisposedError, InputValueError, ShapeError, show } from '../../errors.js';
+import { defineOp } from '../../autodiff/tape.js';
+import type { GpuContext } from '../../runtime/context.js';
+import type { KernelSpec } from '../../runtime/kernel.js';
+import { empty, tensor, type Tensor } from '../../runtime/tensor.js';
+import { wgsl } from '../../wgsl/index.js';
+import { columnSum } from './columns.js';
+import { checkChannelVector, checkRange, checkSparse } from './op-checks.js';
+import type { SparseTensor } from './sparse-tensor.js';
+
+const WG = 256;
+type NormEntry = 'bn_train_stats' | 'bn_eval_stats' | 'bn_running_update' | 'bn_apply' | 'bn_backward_x';
+const specs = new Map<NormEntry, KernelSpec>();
+function spec(entry: NormEntry): KernelSpec {
+  let s = specs.get(entry);
+  if (!s) specs.set(entry, (s = { name: `sparse.${entry}`, source: wgsl('sparse/norm'), entryPoint: entry }));
+  return s;
+}
+
+/** Default eps (PyTorch). */
+export const BATCH_NORM_EPS = 1e-5;
+/** Default momentum (PyTorch convention). */
+export const BATCH_NORM_MOMENTUM = 0.1;
+
+/** Options of {@link sparseBatchNorm}. */
+export interface SparseBatchNormOptions {
+  /** Training mode (batch statistics, running update) or eval mode (running statistics). */
+  readonly training: boolean;
+  /** Added to the variance; default 1e-5. */
+  readonly eps?: number;
+  /** running ← (1 − momentum)·running + momentum·batch; default 0.1, in [0, 1]. */
+  readonly momentum?: number;
+  /** f32 [C]. Required in eval; in training, optional (with runningVar) to get updated statistics. */
+  readonly runningMean?: Tensor;
+  /** f32 [C]. Required in eval; in training, optional (with runningMean). */
+  readonly runningVar?: Tensor;
+}
+
+/** Result of {@link sparseBatchNorm}. */
+export interface SparseBatchNormResult {
+  /** Normalised features on the input's coordinate set, [N, C]. */
+  readonly out: SparseTensor;
+  /** Training with running statistics given: new f32 [C] tensors (the caller owns them); otherwise null. */
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+}
+
+interface BnAttrs {
+  readonly training: boolean;
+  readonly eps: number;
+  readonly momentum: number;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  /** Receives the updated running statistics (training with running stats only). */
+  readonly onRunning: ((mean: Tensor, variance: Tensor) => void) | null;
+}
+
+const batchNormOp = defineOp<BnAttrs>({
+  name: 'sparse.batchNorm',
+  forward: ([x, gamma, beta], a, saver) => {
+    const ctx = x!.ctx;
+    const [n, cols] = x!.shape as [number, number];
+    const stats = empty(ctx, [3, cols]);
+    const params = { n, cols, eps: a.eps, momentum: a.momentum, training: a.training ? 1 : 0 };
+    const perChannel = ctx.grid(cols, WG);
+    if (a.training) {
+      const sums = columnSum({ kind: 'sum', src: x! }, n, cols);
+      const sq = columnSum({ kind: 'centeredSquare', src: x!, sums }, n, cols);
+      ctx.run(spec('bn_train_stats'), { sums, sq, stats, params }, perChannel);
+      sums.dispose();
+      sq.dispose();
+      if (a.runningMean && a.runningVar && a.onRunning) {
+        const newMean = empty(ctx, [cols]);
+        const newVar = empty(ctx, [cols]);
+        ctx.run(
+          spec('bn_running_update'),
+          { stats, running_mean: a.runningMean, running_var: a.runningVar, new_mean: newMean, new_var: newVar, params },
+          perChannel,
+        );
+        a.onRunning(newMean, newVar);
+      }
+    } else {
+      ctx.run(spec('bn_eval_stats'), { running_mean: a.runningMean!, running_var: a.runningVar!, stats, params }, perChannel);
+    }
+    const y = empty(ctx, [n, cols]);
+    ctx.run(spec('bn_apply'), { x: x!, stats, gamma: gamma!, beta: beta!, y, params }, ctx.grid(n * cols, WG));
+    // stats is an intermediate: the tape owns it when recording.
+    if (saver.recording) saver.save(x!, gamma!, stats);
+    else stats.dispose();
+    return y;
+  },
+  vjp: ({ gradOutputs: [g], saved: [x, gamma, stats], attrs: a, needsGrad }) => {
+    const ctx = x!.ctx;
+    const [n, cols] = x!.shape as [number, number];
+    // Σg is the beta gradient and Σg·x̂ the gamma gradient; both also enter dx in training.
+    const sumG = columnSum({ kind: 'sum', src: g! }, n, cols);
+    const sumGxhat = columnSum({ kind: 'gradXhat', src: x!, grad: g!, stats: stats! }, n, cols);
+    let dx: Tensor | null = null;
+    if (needsGrad[0]) {
+      dx = empty(ctx, [n, cols]);
+      ctx.run(
+        spec('bn_backward_x'),
+        {
+          x: x!, g: g!, stats: stats!, gamma: gamma!, sum_g: sumG, sum_gxhat: sumGxhat, dx,
+          params: { n, cols, eps: a.eps, momentum: a.momentum, training: a.training ? 1 : 0 },
+        },
+        ctx.grid(n * cols, WG),
+      );
+    }
+    return [dx, needsGrad[1] ? sumGxhat : null, needsGrad[2] ? sumG : null];
+  },
+});
+
+/**
+ * BatchNorm over active sites, per channel c:
+ * `out = gamma·(x − mean)·invStd + beta`, `invStd = 1/sqrt(var + eps)`.
+ *
+ * @param x sparse tensor with features [N, C], C ≥ 1 (N ≥ 2 in training)
+ * @param gamma f32 [C], scale (a parameter; may require gradients)
+ * @param beta f32 [C], shift (a parameter; may require gradients)
+ * @returns the normalised sparse tensor on the same coordinate set, and in
+ *   training with running statistics given, new running mean and variance
+ *   (the inputs are never modified)
+ * @throws InputValueError for N < 2 in training, missing running statistics in eval,
+ *   eps < 0, momentum outside [0, 1]; ShapeError / DTypeError for bad gamma, beta, running stats
+ */
+export function sparseBatchNorm(x: SparseTensor, gamma: Tensor, beta: Tensor, options: SparseBatchNormOptions): SparseBatchNormResult {
+  const op = 'sparseBatchNorm';
+  checkSparse(op, 'x', x);
+  const cols = x.channels;
+  if (cols < 1) throw new ShapeError(`${op}: x has ${cols} channels; BatchNorm needs at least 1`);
+  checkChannelVector(op, 'gamma', gamma, cols);
+  checkChannelVector(op, 'beta', beta, cols);
+  if (typeof options !== 'object' || options === null || typeof options.training !== 'boolean') {
+    throw new InputValueError(`${op}: options.training must be true or false; got options ${show(options)}`);
+  }
+  const eps = options.eps ?? BATCH_NORM_EPS;
+  const momentum = options.momentum ?? BATCH_NORM_MOMENTUM;
+  checkRange(op, 'options.eps', eps, 0, Number.MAX_VALUE, 'pass a small non-negative number (PyTorch default 1e-5)');
+  checkRange(op, 'options.momentum', momentum, 0, 1, 'PyTorch convention: running ← (1 − m)·running + m·batch, default 0.1');
+  const rm = options.runningMean ?? null;
+  const rv = options.runningVar ?? null;
+  if ((rm === null) !== (rv === null)) {
+    throw new InputValueError(`${op}: pass both options.runningMean and options.runningVar, or neither (got only ${rm ? 'runningMean' : 'runningVar'})`);
+  }
+  if (rm) checkChannelVector(op, 'options.runningMean', rm, cols);
+  if (rv) checkChannelVector(op, 'options.runningVar', rv, cols);
+  if (options.training && x.n < 2) {
+    throw new InputValueError(
+      `${op}: training mode got N = ${x.n} active sites; the batch variance needs at least 2. Use eval mode (training: false) or skip the layer for (nearly) empty inputs`,
+    );
+  }
+  if (!options.training && !rm) {
+    throw new InputValueError(`${op}: eval mode (training: false) needs options.runningMean and options.runningVar`);
+  }
+  let newMean: Tensor | null = null;
+  let newVar: Tensor | null = null;
+  const attrs: BnAttrs = {
+    training: options.training,
+    eps,
+    momentum,
+    runningMean: rm,
+    runningVar: rv,
+    onRunning: (m, v) => {
+      newMean = m;
+      newVar = v;
+    },
+  };
+  const y = batchNormOp([x.feats, gamma, beta], attrs)[0]!;
+  return { out: x.withFeats(y), runningMean: newMean, runningVar: newVar };
+}
+
+/** Options of {@link SparseBatchNorm}. */
+export interface SparseBatchNormModuleOptions {
+  /** Default 1e-5. */
+  readonly eps?: number;
+  /** PyTorch convention, default 0.1. */
+  readonly momentum?: number;
+}
+
+/**
+ * A BatchNorm layer over active sites that owns its parameters and running
+ * statistics: gamma (ones) and beta (zeros), f32 [C] with `requiresGrad`;
+ * running mean (zeros) and variance (ones), f32 [C]. All survive `ctx.scope()`
+ * and are freed by {@link SparseBatchNorm.dispose}.
+ *
+ * ```ts
+ * const bn = new SparseBatchNorm(ctx, 32);
+ * const y = bn.forward(x);       // training: batch stats, running stats updated
+ * bn.eval();
+ * const z = bn.forward(x);       // eval: running stats
+ * ```
+ */
+export class SparseBatchNorm {
+  readonly gamma: Tensor;
+  readonly beta: Tensor;
+  private rm: Tensor;
+  private rv: Tensor;
+  /** Training mode (default) or eval mode; set with train() / eval(). */
+  training = true;
+  readonly eps: number;
+  readonly momentum: number;
+  private disposedFlag = false;
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly channels: number,
+    options: SparseBatchNormModuleOptions = {},
+  ) {
+    if (!Number.isInteger(channels) || channels < 1) {
+      throw new InputValueError(`SparseBatchNorm: channels = ${show(channels)} must be an integer ≥ 1`);
+    }
+    this.eps = options.eps ?? BATCH_NORM_EPS;
+    this.momentum = options.momentum ?? BATCH_NORM_MOMENTUM;
+    checkRange('SparseBatchNorm', 'options.eps', this.eps, 0, Number.MAX_VALUE, 'pass a small non-negative number (default 1e-5)');
+    checkRange('SparseBatchNorm', 'options.momentum', this.momentum, 0, 1, 'PyTorch convention, default 0.1');
+    const ones = new Float32Array(channels).fill(1);
+    const zerosHost = new Float32Array(channels);
+    this.gamma = tensor(ctx, ones, [channels], { requiresGrad: true, label: 'bn.gamma' }).keep();
+    this.beta = tensor(ctx, zerosHost, [channels], { requiresGrad: true, label: 'bn.beta' }).keep();
+    this.rm = tensor(ctx, zerosHost, [channels], { label: 'bn.runningMean' }).keep();
+    this.rv = tensor(ctx, ones, [channels], { label: 'bn.runningVar' }).keep();
+  }
+
+  /** Running mean, f32 [C] (replaced by a new tensor after each training forward). */
+  get runningMean(): Tensor {
+    return this.rm;
+  }
+  /** Running variance (unbiased batch variances averaged with momentum), f32 [C]. */
+  get runningVar(): Tensor {
+    return this.rv;
+  }
+
+  /** Trainable parameters: [gamma, beta]. */
+  parameters(): Tensor[] {
+    return [this.gamma, this.beta];
+  }
+
+  train(mode = true): this {
+    this.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Normalises x [N, C] (C = channels); in training also updates the running statistics. */
+  forward(x: SparseTensor): SparseTensor {
+    if (this.disposedFlag) throw new DisposedError('SparseBatchNorm: forward() after dispose(); create a new layer');
+    const r = sparseBatchNorm(x, this.gamma, this.beta, {
+      training: this.training,
+      eps: this.eps,
+      momentum: this.momentum,
+      runningMean: this.rm,
+      runningVar: this.rv,
+    });
+    if (r.runningMean && r.runningVar) {
+      // The update wrote new tensors (reading the old ones in recorded GPU
+      // order), so freeing the old ones now is safe.
+      this.rm.dispose();
+      this.rv.dispose();
+      this.rm = r.runningMean.keep();
+      this.rv = r.runningVar.keep();
+    }
+    return r.out;
+  }
+
+  /** Frees gamma, beta (and their gradients) and the running statistics. */
+  dispose(): void {
+    if (this.disposedFlag) return;
+    this.disposedFlag = true;
+    for (const t of [this.gamma, this.beta, this.rm, this.rv]) t.dispose();
+  }
+}
