@@ -24,3 +24,5 @@ export { matmul } from './kernels/core/matmul.js';
 export { sum, mean } from './kernels/core/reduce.js';
 export { mseLoss } from './kernels/core/loss.js';
 export { wgsl } from './wgsl/index.js';
+export * from './events/index.js';
+export * from './kernels/sparse/index.js';

@@ -45,3 +45,15 @@ export {
   type SparseAvgPoolDivisor,
 } from './pool.js';
 export { sparseCrossEntropy, CROSS_ENTROPY_IGNORE_INDEX, type SparseCrossEntropyOptions } from './loss.js';
+// Coordinate utilities and weight-layout converters (CPU).
+export {
+  MAX_BATCH_INDEX,
+  MAX_SPATIAL_COORD,
+  deduplicate,
+  quantize,
+  validateCoords,
+  boundingBox,
+  type SpatialDim,
+  type DedupMode,
+} from './coords.js';
+export { fromMinkowski, fromSparseConvNet, fromSpconv, toMinkowski, toSparseConvNet, toSpconv } from './layout.js';
