@@ -26,3 +26,4 @@ export { mseLoss } from './kernels/core/loss.js';
 export { wgsl } from './wgsl/index.js';
 export * from './events/index.js';
 export * from './kernels/sparse/index.js';
+export * from './kernels/photon-mc/index.js';

@@ -5,6 +5,7 @@
  *     ghostgrad info              adapter, features, limits, software or hardware
  *     ghostgrad demo              the main job (see README)
  *     ghostgrad bench [suite...]  benchmark suites → bench/results/*.json|md
+ *     ghostgrad photon-mc ...     GPU photon Monte Carlo → visibility table file
  *
  * @module
  */
@@ -15,6 +16,7 @@ import { Command, CommanderError } from 'commander';
 import { createGpu } from '../runtime/context.js';
 import { GhostgradError } from '../errors.js';
 import { selfCheck } from './selfcheck.js';
+import { registerPhotonMc } from './photon-mc.js';
 
 function ensureRuntimeDir(): void {
   // Dawn's Vulkan loader wants XDG_RUNTIME_DIR; minimal shells and CI lack it.
@@ -94,6 +96,7 @@ export function buildProgram(): Command {
     .description('run benchmark suites (all when none is named) and write bench/results/*.json and *.md')
     .argument('[suite...]', 'suite names: files bench/<suite>.bench.mjs')
     .action(bench);
+  registerPhotonMc(program);
   return program;
 }
 
