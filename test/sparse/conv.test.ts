@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { gradcheck } from '../../src/autodiff/gradcheck.js';
 import { backward } from '../../src/autodiff/tape.js';
-import { DTypeError, InputValueError, ShapeError } from '../../src/errors.js';
+import { DisposedError, DTypeError, InputValueError, ShapeError } from '../../src/errors.js';
 import { tensor, type Tensor } from '../../src/runtime/tensor.js';
 import { type SpatialDim, boundingBox } from '../../src/kernels/sparse/coords.js';
 import {
@@ -127,6 +127,24 @@ describe('submanifold conv vs float64 reference', () => {
     await checkAgainstReference(refMap, c, cin, cout, (x, w, b) => submanifoldConv(new SparseTensor(set, x), w, { bias: b, dilation: dil }).feats, {
       fwd: 2e-5,
       grad: 2e-4,
+    });
+    set.dispose();
+  });
+
+  it('40k+ voxels (random walks and tracks in 256³, 45 events), 4 → 8 channels', async () => {
+    const ctx = await testGpu();
+    const r = rng(500);
+    const evs = Array.from({ length: 5 }, () => randomWalk(r, 3, 256, 14000));
+    evs.push(...Array.from({ length: 40 }, () => straightTrack(r, 3, 256, 300)));
+    const coords = batchEvents(evs, 3);
+    const refMap = buildSubmanifoldMap(coords, 3, 3);
+    expect(refMap.numIn).toBeGreaterThan(40000);
+    const c = randomCase(9, refMap.numIn, refMap.numIn, 27, 4, 8);
+    const set = new CoordinateSet(ctx, 3, coords);
+    // dW sums ~40k+ terms: 1e-3 of the max.
+    await checkAgainstReference(refMap, c, 4, 8, (x, w, b) => submanifoldConv3d(new SparseTensor(set, x), w, { bias: b }).feats, {
+      fwd: 2e-5,
+      grad: 1e-3,
     });
     set.dispose();
   });
@@ -330,37 +348,56 @@ describe('determinism, empty tensors, leaks', () => {
   });
 });
 
+/** Asserts both the error class and a message fragment. */
+function expectError(fn: () => unknown, cls: new (...args: never[]) => Error, message: RegExp): void {
+  let caught: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(cls);
+  expect((caught as Error).message).toMatch(message);
+}
+
 describe('bad input', () => {
-  it('rejects duplicate, negative and out-of-range coordinates naming the row', async () => {
+  it('rejects duplicate, negative and out-of-range coordinates naming the row, and non-Int32 coords', async () => {
     const ctx = await testGpu();
     const feats = new Float32Array(3 * 2);
     const dup = Int32Array.from([0, 1, 2, 3, 0, 4, 5, 6, 0, 1, 2, 3]);
-    expect(() => sparseTensor(ctx, dup, feats)).toThrow(InputValueError);
-    expect(() => sparseTensor(ctx, dup, feats)).toThrow(/rows 0 and 2/);
+    expectError(() => sparseTensor(ctx, dup, feats), InputValueError, /rows 0 and 2 are both \(0, 1, 2, 3\).*deduplicate/);
     const neg = Int32Array.from([0, 1, 2, 3, 0, 4, -5, 6, 0, 1, 2, 4]);
-    expect(() => sparseTensor(ctx, neg, feats)).toThrow(/row 1 .*negative/);
+    expectError(() => sparseTensor(ctx, neg, feats), InputValueError, /row 1 \(0, 4, -5, 6\): y = -5 is negative/);
     const big = Int32Array.from([0, 1, 2, 3, 0, 4, 5, 6, 0, 1, 70000, 4]);
-    expect(() => sparseTensor(ctx, big, feats)).toThrow(/row 2 .*out of range/);
-    expect(() => sparseTensor(ctx, Float32Array.from([0, 1, 2, 3]) as unknown as Int32Array, feats)).toThrow(DTypeError);
+    expectError(() => sparseTensor(ctx, big, feats), InputValueError, /row 2 .*y = 70000 is out of range/);
+    expectError(() => sparseTensor(ctx, Float32Array.from([0, 1, 2, 3]) as unknown as Int32Array, feats), DTypeError, /Int32Array/);
   });
 
-  it('rejects wrong weight shapes, channel counts, dtypes and kernel sizes', async () => {
+  it('rejects wrong weight shapes, channel counts, dtypes, kernel sizes, strides and disposed sets', async () => {
     const ctx = await testGpu();
     await ctx.scope(async () => {
       const x = sparseTensor(ctx, Int32Array.from([0, 1, 2, 3, 0, 1, 2, 4]), new Float32Array(2 * 4));
       const wOk = tensor(ctx, new Float32Array(27 * 4 * 2), [27, 4, 2]);
-      expect(() => submanifoldConv(x, tensor(ctx, new Float32Array(27 * 5 * 2), [27, 5, 2]))).toThrow(ShapeError);
-      expect(() => submanifoldConv(x, tensor(ctx, new Float32Array(27 * 5 * 2), [27, 5, 2]))).toThrow(/4 channels .*Cin = 5/);
-      expect(() => submanifoldConv(x, tensor(ctx, new Float32Array(27 * 8), [27, 8]))).toThrow(/cannot infer|\[kernelVolume, Cin, Cout\]/);
-      expect(() => submanifoldConv(x, wOk, { kernelSize: 5 })).toThrow(/125 offsets/);
-      expect(() => submanifoldConv(x, tensor(ctx, new Int32Array(27 * 4 * 2), [27, 4, 2], { dtype: 'i32' }))).toThrow(DTypeError);
-      expect(() => submanifoldConv(x, wOk, { bias: tensor(ctx, new Float32Array(3), [3]) })).toThrow(/bias has shape \[3\]/);
-      expect(() => submanifoldConv(x, tensor(ctx, new Float32Array(8 * 4 * 2), [8, 4, 2]))).toThrow(/even/);
-      expect(() => submanifoldConv2d(x, wOk)).toThrow(/3D sparse tensor/);
-      expect(() => submanifoldConv(x, wOk, { dilation: 0 })).toThrow(InputValueError);
-      expect(() => sparseConv(x, wOk, { stride: 0 })).toThrow(/stride\[0\] = 0/);
+      // channel count vs weight
+      expectError(() => submanifoldConv(x, tensor(ctx, new Float32Array(27 * 5 * 2), [27, 5, 2])), ShapeError, /input has 4 channels but weight \[27, 5, 2\] expects Cin = 5/);
+      // weight rank / volume
+      expectError(() => submanifoldConv(x, tensor(ctx, new Float32Array(27 * 8), [27, 8])), ShapeError, /cannot infer a cubic kernel size/);
+      expectError(() => submanifoldConv(x, tensor(ctx, new Float32Array(27 * 8), [27, 8]), { kernelSize: 3 }), ShapeError, /\[kernelVolume, Cin, Cout\]/);
+      expectError(() => submanifoldConv(x, wOk, { kernelSize: 5 }), ShapeError, /kernel 5×5×5 has 125 offsets/);
+      // dtype
+      expectError(() => submanifoldConv(x, tensor(ctx, new Int32Array(27 * 4 * 2), [27, 4, 2], { dtype: 'i32' })), DTypeError, /weight has dtype i32, expected f32/);
+      expectError(() => submanifoldConv(x, wOk, { bias: tensor(ctx, new Int32Array(2), [2], { dtype: 'i32' }) }), DTypeError, /bias has dtype i32/);
+      // bias shape
+      expectError(() => submanifoldConv(x, wOk, { bias: tensor(ctx, new Float32Array(3), [3]) }), ShapeError, /bias has shape \[3\]; it must be \[Cout\] = \[2\]/);
+      // kernel size, dilation, stride, dimension
+      expectError(() => submanifoldConv(x, tensor(ctx, new Float32Array(8 * 4 * 2), [8, 4, 2])), InputValueError, /kernelSize\[0\] = 2 is even/);
+      expectError(() => submanifoldConv(x, wOk, { dilation: 0 }), InputValueError, /dilation\[0\] = 0 must be an integer ≥ 1/);
+      expectError(() => sparseConv(x, wOk, { stride: 0 }), InputValueError, /stride\[0\] = 0 must be an integer ≥ 1/);
+      expectError(() => submanifoldConv2d(x, wOk), InputValueError, /x is a 3D sparse tensor/);
+      expectError(() => sparseConvTranspose(x, wOk, { stride: 2 } as never), InputValueError, /outCoords must be the fine CoordinateSet/);
+      // disposed coordinate set
       x.coords.dispose();
-      expect(() => submanifoldConv(x, wOk)).toThrow(/after dispose/);
+      expectError(() => submanifoldConv(x, wOk), DisposedError, /used after dispose/);
     });
   });
 });

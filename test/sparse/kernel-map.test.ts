@@ -134,6 +134,14 @@ describe('submanifold map', () => {
     set.dispose();
   });
 
+  it('per-axis kernel [3, 1, 5] and dilation [1, 2, 1] equal the reference', async () => {
+    const ctx = await testGpu();
+    const coords = events(17, 3, 48, 1500);
+    const set = new CoordinateSet(ctx, 3, coords);
+    await expectMap(submanifoldMap(set, [3, 1, 5], [1, 2, 1]), buildSubmanifoldMap(coords, 3, [3, 1, 5], [1, 2, 1]));
+    set.dispose();
+  });
+
   it('is cached per (set, kernel, dilation) and freed with the set', async () => {
     const ctx = await testGpu();
     const base = ctx.stats().liveBytes;
@@ -185,5 +193,16 @@ describe('strided and transposed maps', () => {
     await expectMap(transposedMap(coarseSet, fineSet, K, s, opts), tref);
     fineSet.dispose();
     expect(coarseSet.disposed).toBe(true);
+  });
+
+  it('per-axis stride [2, 1, 3] and kernel [2, 1, 3] equal the reference', async () => {
+    const ctx = await testGpu();
+    const fine = events(41, 3, 96, 1500);
+    const fineSet = new CoordinateSet(ctx, 3, fine);
+    const coarseSet = stridedCoordinateSet(fineSet, [2, 1, 3]);
+    expect(Array.from(coarseSet.host)).toEqual(Array.from(stridedOutputCoords(fine, 3, [2, 1, 3])));
+    const ref = buildStridedMap(fine, 3, [2, 1, 3], [2, 1, 3], { outCoords: coarseSet.host }).map;
+    await expectMap(stridedMap(fineSet, [2, 1, 3], [2, 1, 3]), ref);
+    fineSet.dispose();
   });
 });

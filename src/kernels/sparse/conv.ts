@@ -69,7 +69,7 @@ function uniform(p: ConvUniform): Record<string, number> {
 
 /** Threads along output channels: narrow layers use taller tiles. */
 function threadsX(cout: number): 4 | 8 | 16 {
-  return 16 as 4 | 8 | 16; // TMP // TMP // TMP
+  return cout <= 16 ? 4 : cout <= 32 ? 8 : 16;
 }
 
 /** Workgroups for `tiles` row tiles: y up to the device limit, the rest in z. */

@@ -24,15 +24,20 @@
 // output channels × 256/TX along rows, computes a BM × BN block of `out`
 // (BM = 4·256/TX rows, BN = 4·TX channels; TX = 4, 8, 16 gives 256×16,
 // 128×32, 64×64, chosen by the host from cout so that narrow layers do not
-// idle threads). Each thread holds a 4×4 micro-tile in four vec4 registers.
-// Per offset k, the tile's neighbour rows are read once into workgroup
-// memory; gathered input channels advance in slabs of 8, staged in workgroup
-// memory together with the matching slab of W[k]; every staged value feeds 4
-// FMAs. Neighbouring threads load neighbouring addresses (8 consecutive
-// channels of one gathered row; consecutive output channels of W[k]).
+// idle threads). Each thread holds a 4×4 micro-tile (4 consecutive rows × 4
+// consecutive channels) in four vec4 registers. Per offset k, the tile's
+// neighbour rows are read once into workgroup memory; gathered input
+// channels advance in slabs of 8, staged in workgroup memory together with
+// the matching slab of W[k], both as vec4 (4 rows, resp. 4 output channels,
+// per entry), so per staged channel a thread makes two 16-byte workgroup
+// reads for 16 FMAs. Neighbouring threads load neighbouring addresses from
+// global memory (8 consecutive channels of one gathered row; consecutive
+// output channels of W[k]).
 // Offsets that no row of the tile uses are skipped: the tile's slice of the
-// table (contiguous, coalesced) is scanned once into a bit mask, which on
-// sparse tracks skips most of the 27 (or 125) offsets of a tile.
+// table (contiguous, coalesced) is scanned once into a bit mask (on the
+// benchmark's tracks a 64-row tile still uses ~18 of 27 offsets, a 256-row
+// tile ~24: rows without a neighbour at a used offset are gathered as zeros,
+// which is the kernel's main waste; see docs/sparse.md).
 // Summation order (k ascending, channel ascending) depends only on shapes:
 // results are bitwise reproducible.
 // Grid: (ceil(cout / BN), row tiles folded into y and z).
@@ -43,7 +48,8 @@
 // conv_dw_partial: dW[k] = Σ_o src_feats[table[o, k]]ᵀ ⊗ grad[o]. Rows are
 // cut into numChunks chunks of chunkRows; a workgroup of (TC/4)² threads
 // sums one chunk of one offset into a TC × TC tile of the [Cin, Cout]
-// matrix (4×4 per thread), rows in slabs of 8, skipping slabs with no pair.
+// matrix (4×4 per thread, vec4 staging as above), rows in slabs of 8,
+// skipping slabs with no pair.
 // Grid: (ceil(Cout / TC), ceil(Cin / TC), V · numChunks).
 // sum_chunks then adds the chunk partials in chunk order (one invocation per
 // element; grid folded into y). bias_partial sums gradOut rows per chunk
@@ -91,8 +97,8 @@ const MAX_TC: u32 = 64u;
 @group(0) @binding(9) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dst: array<f32>;
 
-var<workgroup> tileA: array<f32, 2048>;          // [SLAB][BM]
-var<workgroup> tileB: array<f32, 512>;           // [SLAB][BN]
+var<workgroup> tileA: array<vec4<f32>, 512>;     // [SLAB][BM / 4], four consecutive rows per entry
+var<workgroup> tileB: array<vec4<f32>, 128>;     // [SLAB][BN / 4], four output channels per entry
 var<workgroup> nbr: array<i32, MAX_BM>;
 var<workgroup> occ: array<atomic<u32>, MASK_WORDS>;
 var<workgroup> occPlain: array<u32, MASK_WORDS>;
@@ -172,7 +178,7 @@ fn conv_gather(
         let s = nbr[r];
         var v = 0.0;
         if (s >= 0 && c0 + c < params.cin) { v = src[u32(s) * params.cin + c0 + c]; }
-        tileA[c * BM + r] = v;
+        tileA[(c * BM + r) / RM][r % RM] = v;
       }
       for (var idx = tid; idx < SLAB * BN; idx += THREADS) {
         var c: u32;
@@ -181,37 +187,52 @@ fn conv_gather(
         if (TRANS_W) { n = idx / SLAB; c = idx % SLAB; } else { c = idx / BN; n = idx % BN; }
         var v = 0.0;
         if (c0 + c < params.cin && col0 + n < params.cout) { v = weight_at(k, c0 + c, col0 + n); }
-        tileB[c * BN + n] = v;
+        tileB[(c * BN + n) / RN][n % RN] = v;
       }
       workgroupBarrier();
       for (var c = 0u; c < SLAB; c++) {
-        let bb = c * BN + lid.x * RN;
-        let b = vec4<f32>(tileB[bb], tileB[bb + 1u], tileB[bb + 2u], tileB[bb + 3u]);
-        let ab = c * BM + lid.y;
-        acc[0] = fma(vec4<f32>(tileA[ab]), b, acc[0]);
-        acc[1] = fma(vec4<f32>(tileA[ab + TY]), b, acc[1]);
-        acc[2] = fma(vec4<f32>(tileA[ab + 2u * TY]), b, acc[2]);
-        acc[3] = fma(vec4<f32>(tileA[ab + 3u * TY]), b, acc[3]);
+        // One 16-byte workgroup read feeds 16 FMAs with the four rows below.
+        let b = tileB[(c * BN) / RN + lid.x];
+        let a = tileA[(c * BM) / RM + lid.y];
+        acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+        acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+        acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+        acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
       }
       workgroupBarrier();
     }
   }
 
-  for (var i = 0u; i < RM; i++) {
-    let row = row0 + lid.y + i * TY;
-    if (row >= params.rows) { continue; }
-    for (var j = 0u; j < RN; j++) {
-      let col = col0 + lid.x * RN + j;
-      if (col >= params.cout) { continue; }
-      var v = acc[i][j];
-      if (params.hasBias == 1u) { v += bias[col]; }
-      out[row * params.cout + col] = v;
-    }
-  }
+  // Constant indices only: a dynamically indexed accumulator array would be
+  // demoted from registers to private memory by most compilers.
+  let r0 = row0 + lid.y * RM;
+  let c0 = col0 + lid.x * RN;
+  store_out(r0, c0, acc[0]);
+  store_out(r0 + 1u, c0, acc[1]);
+  store_out(r0 + 2u, c0, acc[2]);
+  store_out(r0 + 3u, c0, acc[3]);
 }
 
-var<workgroup> dwA: array<f32, 512>;    // [SLAB rows][TC input channels]
-var<workgroup> dwB: array<f32, 512>;    // [SLAB rows][TC output channels]
+// Writes four consecutive channels of one output row (plus bias), clipped at the edges.
+fn store_out(row: u32, col: u32, v: vec4<f32>) {
+  if (row >= params.rows) { return; }
+  var b = vec4<f32>(0.0);
+  if (params.hasBias == 1u) {
+    if (col < params.cout) { b.x = bias[col]; }
+    if (col + 1u < params.cout) { b.y = bias[col + 1u]; }
+    if (col + 2u < params.cout) { b.z = bias[col + 2u]; }
+    if (col + 3u < params.cout) { b.w = bias[col + 3u]; }
+  }
+  let o = v + b;
+  let base = row * params.cout + col;
+  if (col < params.cout) { out[base] = o.x; }
+  if (col + 1u < params.cout) { out[base + 1u] = o.y; }
+  if (col + 2u < params.cout) { out[base + 2u] = o.z; }
+  if (col + 3u < params.cout) { out[base + 3u] = o.w; }
+}
+
+var<workgroup> dwA: array<vec4<f32>, 128>;  // [SLAB rows][TC / 4], four input channels per entry
+var<workgroup> dwB: array<vec4<f32>, 128>;  // [SLAB rows][TC / 4], four output channels per entry
 var<workgroup> slabRows: array<i32, SLAB>;
 var<workgroup> slabAny: u32;
 
@@ -255,31 +276,37 @@ fn conv_dw_partial(
         if (a0 + a < params.cin) { x = feats[u32(s) * params.cin + a0 + a]; }
         if (b0 + a < params.cout) { g = grad[(r0 + r) * params.cout + b0 + a]; }
       }
-      dwA[r * TC + a] = x;
-      dwB[r * TC + a] = g;
+      dwA[(r * TC + a) / RM][a % RM] = x;
+      dwB[(r * TC + a) / RN][a % RN] = g;
     }
     workgroupBarrier();
     for (var r = 0u; r < SLAB; r++) {
-      let bb = r * TC + lid.x * RN;
-      let b = vec4<f32>(dwB[bb], dwB[bb + 1u], dwB[bb + 2u], dwB[bb + 3u]);
-      let ab = r * TC + lid.y;
-      acc[0] = fma(vec4<f32>(dwA[ab]), b, acc[0]);
-      acc[1] = fma(vec4<f32>(dwA[ab + T]), b, acc[1]);
-      acc[2] = fma(vec4<f32>(dwA[ab + 2u * T]), b, acc[2]);
-      acc[3] = fma(vec4<f32>(dwA[ab + 3u * T]), b, acc[3]);
+      let b = dwB[(r * TC) / RN + lid.x];
+      let a = dwA[(r * TC) / RM + lid.y];
+      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
     }
     workgroupBarrier();
   }
-  let M = V * params.cin * params.cout;
-  for (var i = 0u; i < RM; i++) {
-    let a = a0 + lid.y + i * T;
-    if (a >= params.cin) { continue; }
-    for (var j = 0u; j < RN; j++) {
-      let b = b0 + lid.x * RN + j;
-      if (b >= params.cout) { continue; }
-      partial[chunk * M + (k * params.cin + a) * params.cout + b] = acc[i][j];
-    }
-  }
+  let base = chunk * V * params.cin * params.cout + k * params.cin * params.cout;
+  let a = a0 + lid.y * RM;
+  let b = b0 + lid.x * RN;
+  store_partial(base, a, b, acc[0]);
+  store_partial(base, a + 1u, b, acc[1]);
+  store_partial(base, a + 2u, b, acc[2]);
+  store_partial(base, a + 3u, b, acc[3]);
+}
+
+// Writes four consecutive output channels of input channel a of one partial dW[k].
+fn store_partial(base: u32, a: u32, b: u32, v: vec4<f32>) {
+  if (a >= params.cin) { return; }
+  let o = base + a * params.cout + b;
+  if (b < params.cout) { partial[o] = v.x; }
+  if (b + 1u < params.cout) { partial[o + 1u] = v.y; }
+  if (b + 2u < params.cout) { partial[o + 2u] = v.z; }
+  if (b + 3u < params.cout) { partial[o + 3u] = v.w; }
 }
 
 @compute @workgroup_size(THREADS)
