@@ -27,3 +27,4 @@ export { wgsl } from './wgsl/index.js';
 export * from './events/index.js';
 export * from './kernels/sparse/index.js';
 export * from './kernels/photon-mc/index.js';
+export * from './kernels/photon/index.js';
