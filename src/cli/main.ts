@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { createGpu } from '../runtime/context.js';
 import { GhostgradError } from '../errors.js';
-import { selfCheck } from './selfcheck.js';
+import { runDemo } from './demo.js';
 import { registerPhotonMc } from './photon-mc.js';
 
 function ensureRuntimeDir(): void {
@@ -51,19 +51,18 @@ async function info(options: { json?: boolean }): Promise<void> {
   await ctx.dispose();
 }
 
-async function demo(options: { steps: string }): Promise<void> {
-  const steps = Number(options.steps);
-  if (!Number.isInteger(steps) || steps < 2) throw new CommanderError(2, 'ghostgrad.steps', `--steps must be an integer ≥ 2, got ${options.steps}`);
+async function demo(options: { fitSteps: string; seed: string; out: string }): Promise<void> {
+  const fitSteps = Number(options.fitSteps);
+  if (!Number.isInteger(fitSteps) || fitSteps < 2) {
+    throw new CommanderError(2, 'ghostgrad.steps', `--fit-steps must be an integer ≥ 2, got ${options.fitSteps}`);
+  }
+  const seed = Number(options.seed);
+  if (!Number.isInteger(seed)) throw new CommanderError(2, 'ghostgrad.seed', `--seed must be an integer, got ${options.seed}`);
   const ctx = await createGpu();
-  const a = ctx.adapter;
-  console.log(`ghostgrad demo on ${a.description || a.device || a.vendor} (${a.isSoftware ? 'software' : 'hardware'}; features: ${a.features.join(', ') || 'none'})`);
-  const r = await selfCheck(ctx, steps);
-  console.log(`runtime self-check: forward+backward ${r.forwardBackwardMs.toFixed(1)} ms, dL/dW max relative error vs float64 ${r.gradientError.toExponential(2)}`);
-  console.log(`Adam, ${steps} steps: loss ${r.lossStart.toFixed(4)} -> ${r.lossEnd.toFixed(4)}`);
-  await ctx.dispose();
-  if (!r.passed) {
-    console.error('self-check FAILED');
-    process.exitCode = 1;
+  try {
+    await runDemo(ctx, { outDir: options.out, fitSteps, seed });
+  } finally {
+    await ctx.dispose();
   }
 }
 
@@ -89,7 +88,9 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description('run the main job: runtime self-check and the kernel families that exist')
-    .option('--steps <n>', 'optimizer steps of the self-check fit', '200')
+    .option('--fit-steps <n>', 'Adam steps of the electron-lifetime fit', '24')
+    .option('--seed <n>', 'seed of the synthetic event', '7')
+    .option('--out <dir>', 'folder for the pictures and report.json', 'demo-output')
     .action(demo);
   program
     .command('bench')

@@ -100,7 +100,12 @@ export function lineChartSvg(options: {
  * scaled up by `pixel`, with a perceptually ordered colour ramp
  * (dark blue → yellow). `log` maps log10 of the values.
  */
-export function heatmapImage(values: ArrayLike<number>, rows: number, cols: number, options: { pixel?: number; log?: boolean } = {}): RgbImage {
+export function heatmapImage(
+  values: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  options: { pixel?: number; log?: boolean; /** colour-scale limits (after the log) shared between images */ range?: readonly [number, number] } = {},
+): RgbImage {
   const pixel = options.pixel ?? 4;
   const f = (v: number) => (options.log ? Math.log10(Math.max(v, 1e-12)) : v);
   let lo = Infinity;
@@ -112,6 +117,7 @@ export function heatmapImage(values: ArrayLike<number>, rows: number, cols: numb
       hi = Math.max(hi, v);
     }
   }
+  if (options.range) [lo, hi] = options.range;
   if (!(hi > lo)) hi = lo + 1;
   const width = cols * pixel;
   const height = rows * pixel;

@@ -28,9 +28,9 @@ describe('ghostgrad CLI', () => {
     const cmd = run('frobnicate');
     expect(cmd.status).toBe(2);
     expect(cmd.stderr).toContain("unknown command 'frobnicate'");
-    const steps = run('demo', '--steps', 'many');
+    const steps = run('demo', '--fit-steps', 'many');
     expect(steps.status).toBe(2);
-    expect(steps.stderr).toContain('--steps must be an integer');
+    expect(steps.stderr).toContain('--fit-steps must be an integer');
   });
 
   it('info reports the adapter as JSON', () => {
