@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DRIFT_TABLE, VELOCITY_TABLE } from './cases.js';
 import { seededRandom } from '../../src/autodiff/numeric.js';
 import { InputValueError } from '../../src/errors.js';
 import {
@@ -24,20 +25,7 @@ describe('drift velocity (BNL / Walkowiak mobility, larnd-sim electron_mobility)
   });
 
   it('matches the parametrisation at other fields and temperatures', () => {
-    /*
-     * Computed independently (Python) from μ = (a0 + a1E + a2E^1.5 + a3E^2.5) /
-     * (1 + (a1/a0)E + a4E² + a5E³) · (T/89)^-1.5, (a0..a5) = (551.6, 7158.3,
-     * 4440.43, 4.29, 43.63, 0.2053) — larnd-sim consts/detector.py
-     * ELECTRON_MOBILITY_PARAMS, from lar.bnl.gov and Li et al. NIM A 816 (2016) 160 —
-     * and v = μE (cm/µs).
-     */
-    const table: [number, number, number][] = [
-      [0.5, 87.17, 0.1596452482154287],
-      [0.25, 87.17, 0.10710739889211608],
-      [1.0, 87.17, 0.21689674523953897],
-      [0.5, 89.0, 0.15474675667955068],
-      [0.75, 88.0, 0.18997565247066356],
-    ];
+    const table = VELOCITY_TABLE;
     for (const [E, T, v] of table) expect(driftVelocity(E, T)).toBeCloseTo(v, 14);
   });
 
@@ -51,17 +39,7 @@ describe('drift velocity (BNL / Walkowiak mobility, larnd-sim electron_mobility)
 
 describe('drift: values', () => {
   it('matches drift time, lifetime and diffusion computed from larnd-sim formulas', () => {
-    /*
-     * Python, float64, larnd-sim drifting.drift: t_d = d/v, n·exp(−t_d/τ),
-     * σ = √(2 D t_d) with τ = 2200 µs, D_L = 4.0e-6, D_T = 8.8e-6 cm²/µs
-     * (2x2.yaml), v = 0.1596452482154287 cm/µs. Columns: d (cm), t_d (µs),
-     * exp(−t_d/τ), σ_T (cm), σ_L (cm), σ_L/v (µs).
-     */
-    const table = [
-      [1.0, 6.263888284670889, 0.9971568275446523, 0.01049973493999766, 0.007078919852446919, 0.044341563131866435],
-      [10.0, 62.638882846708896, 0.9719292944764016, 0.03320307723844398, 0.022385510107515334, 0.14022033450884708],
-      [30.27225, 189.62199212562834, 0.9174182401267501, 0.05776977636628914, 0.038948375280684386, 0.2439682716276442],
-    ];
+    const table = DRIFT_TABLE;
     const w = Float64Array.from(table.map((r) => r[0]!));
     const t0 = Float64Array.of(0, 5, -2);
     const r = driftForward(w, t0, P, G);

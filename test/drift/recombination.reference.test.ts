@@ -14,36 +14,12 @@ import {
   recombinationForward,
 } from '../../src/kernels/drift/recombination.reference.js';
 import { generateSyntheticSegments, type Segments } from '../../src/kernels/drift/segments.js';
+import { RECOMBINATION_TABLE as TABLE } from './cases.js';
 import { dot, expectGradClose, randomVector } from './gradcheck.js';
 
 const P = DEFAULT_RECOMBINATION_PARAMS;
 const EMB: RecombinationParams = { ...P, Ab: EMB_ICARUS.alpha, kb: EMB_ICARUS.beta90, embR: EMB_ICARUS.R };
 
-/*
- * Expected R values computed independently (Python, float64) from larnd-sim's
- * published formulas (larndsim/quenching.py):
- *   Box:   ξ = β·dEdx/(E·ρ), R = max(0, ln(α + ξ)/ξ)   (Baller / ArgoNeuT JINST 8 P08005)
- *   Birks: R = A / (1 + k·dEdx/(E·ρ))                  (Amoruso et al., NIM A 523 (2004) 275)
- * with larnd-sim constants (consts/physics.py, consts/detector.py): α = 0.93,
- * β = 0.207, A = 0.800, k = 0.0486, E = 0.5 kV/cm, ρ = 1.38 g/cm³; the ArgoNeuT
- * column uses β = 0.212. EMB (ICARUS arXiv:2407.12969): α = 0.904,
- * β₉₀ = 0.204, R = 1.25, β(φ) = β₉₀/√(sin²φ + cos²φ/R²), at cos²φ = 0, 1, 0.5.
- */
-const TABLE: readonly {
-  dEdx: number;
-  box: number;
-  boxArgoneut: number;
-  birks: number;
-  emb0: number;
-  emb1: number;
-  embHalf: number;
-}[] = [
-  { dEdx: 1.5, box: 0.7157411092646964, boxArgoneut: 0.7158839787492803, birks: 0.7235548564687379, emb0: 0.6724904398937527, emb1: 0.6806271283565949, embHalf: 0.6778918892458994 },
-  { dEdx: 2.1, box: 0.7058505099388027, boxArgoneut: 0.7042483589279133, birks: 0.6969169002348307, emb0: 0.6795451074311776, emb1: 0.6685404870549561, embHalf: 0.6760220752835883 },
-  { dEdx: 5.0, box: 0.591927504901638, boxArgoneut: 0.5876010270022635, birks: 0.5916398713826367, emb0: 0.5872102819184839, emb1: 0.5478138500549294, embHalf: 0.5701630337282361 },
-  { dEdx: 10.0, box: 0.4562131419603899, boxArgoneut: 0.4513999897824362, birks: 0.46938775510204084, emb0: 0.45688902673782583, emb1: 0.4129124209905461, embHalf: 0.4372709364372732 },
-  { dEdx: 30.0, box: 0.2550622753396757, boxArgoneut: 0.25139614686977146, birks: 0.2569832402234637, emb0: 0.2570228932753741, emb1: 0.22406083559649562, embHalf: 0.24197861581222896 },
-];
 
 describe('recombination: values', () => {
   it('matches the table of larnd-sim / ArgoNeuT / ICARUS formula values', () => {
