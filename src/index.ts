@@ -28,3 +28,4 @@ export * from './events/index.js';
 export * from './kernels/sparse/index.js';
 export * from './kernels/photon-mc/index.js';
 export * from './kernels/photon/index.js';
+export * from './kernels/drift/index.js';
