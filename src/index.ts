@@ -29,3 +29,6 @@ export * from './kernels/sparse/index.js';
 export * from './kernels/photon-mc/index.js';
 export * from './kernels/photon/index.js';
 export * from './kernels/drift/index.js';
+// Both families name their axis type `Axis`; the top level keeps photon-mc's and renames drift's.
+export type { Axis } from './kernels/photon-mc/index.js';
+export type { Axis as DriftAxis } from './kernels/drift/index.js';
