@@ -23,6 +23,8 @@ import { backward } from '../autodiff/tape.js';
 import { encodePng, renderComparisonPng, tileImages } from '../events/display.js';
 import { parseDetector } from '../kernels/photon-mc/detector.js';
 import { generateVisibilityMap } from '../kernels/photon-mc/visibility-map.js';
+import { uresnetFromSafetensors } from '../models/checkpoint.js';
+import { predict, segmentationMetrics, trainUResNet } from '../models/train.js';
 import { flashHypothesis, modelVisibility, sirenVisibilityModelGpu } from '../kernels/photon/flash.js';
 import { photonsFromEnergy } from '../kernels/photon/flash.reference.js';
 import { createPhotonLibrary } from '../kernels/photon/photon-library.reference.js';
@@ -190,8 +192,10 @@ export async function runDemo(ctx: GpuContext, options: DemoOptions): Promise<De
   const flash = await photonStage(ctx, event, stage, picture);
   report.flash = flash;
 
-  // 6. (segmentation is added below when the model is available) — until then the display shows truth twice.
-  picture('event-display.png', renderComparisonPng(event, event.labels, { scale: 4 }));
+  // 6. segmentation: the shipped small U-ResNet, fine-tuned briefly on fresh synthetic events
+  const seg = await segmentationStage(ctx, event, stage, options.seed);
+  report.segmentation = seg.report;
+  picture('event-display.png', renderComparisonPng(event, seg.predicted, { scale: 4 }));
 
   segments.dispose();
   physics.dispose();
@@ -205,6 +209,13 @@ export async function runDemo(ctx: GpuContext, options: DemoOptions): Promise<De
   log(`light: ${flash.totalPE.toFixed(0)} PE over ${flash.photodetectors} photodetectors; brightest ${top.map((t) => `#${t.d} ${t.pe.toFixed(0)}`).join(', ')}`);
   log(`       SIREN surrogate accuracy (siren-lartpc bias, lower is better): ${flash.sirenAccuracy.toFixed(3)}`);
   log(`       PE per photodetector: ${flash.pe.map((v) => v.toFixed(0)).join(' ')}`);
+  const sr = report.segmentation;
+  log(
+    `segmentation: voxel accuracy ${(100 * sr.accuracy).toFixed(1)}% after ${sr.fineTuneSteps} fine-tuning steps; per class ` +
+      Object.entries(sr.perClass)
+        .map(([k, v]) => `${k} ${v === null ? 'n/a' : (100 * v).toFixed(0) + '%'}`)
+        .join(', '),
+  );
   log(`pictures: ${report.pictures.join(', ')}`);
   return report;
 }
@@ -316,4 +327,40 @@ async function photonStage(
   );
   net.dispose();
   return { photodetectors: columns.length, totalPE: pe.reduce((s, v) => s + v, 0), pe, sirenAccuracy: accuracy };
+}
+
+/** Fine-tuning steps of the shipped checkpoint at start-up. */
+const FINE_TUNE_STEPS = 30;
+
+async function segmentationStage(
+  ctx: GpuContext,
+  event: LArTPCEvent,
+  stage: <T>(name: string, fn: () => Promise<T>) => Promise<T>,
+  seed: number,
+): Promise<{ predicted: Int32Array; report: NonNullable<DemoReport['segmentation']> }> {
+  // Trained by examples/uresnet/train.mjs --demo-checkpoint (depth 3, filters 8); shipped in the package.
+  const bytes = readFileSync(new URL('../../examples/uresnet/uresnet-small.safetensors', import.meta.url));
+  const model = uresnetFromSafetensors(ctx, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  try {
+    await stage(`fine-tune U-ResNet (${FINE_TUNE_STEPS} Adam steps, 2 synthetic events per step)`, () =>
+      trainUResNet(model, {
+        steps: FINE_TUNE_STEPS,
+        adam: { lr: 2e-3 },
+        label: 'fine-tune',
+        batch: (step) =>
+          [0, 1].map((k) => {
+            // fresh events like the demo's, never the demo event itself (other seeds)
+            const e = generateEvent({ preset: 'small', volumeVoxels: VOLUME_VOXELS, seed: 1_000_000 + seed * 1000 + 2 * step + k });
+            return { coords: e.coords, energy: e.energy, labels: e.labels };
+          }),
+      }),
+    );
+    const prediction = await stage('segment the event (sparse U-ResNet inference)', () => predict(model, { coords: event.coords, energy: event.energy }));
+    const m = segmentationMetrics(prediction.labels, event.labels, SEMANTIC_CLASSES.length);
+    const perClass: Record<string, number | null> = {};
+    SEMANTIC_CLASSES.forEach((name, k) => (perClass[name] = Number.isNaN(m.classAccuracy[k]!) ? null : m.classAccuracy[k]!));
+    return { predicted: prediction.labels, report: { accuracy: m.accuracy, perClass, fineTuneSteps: FINE_TUNE_STEPS } };
+  } finally {
+    model.dispose();
+  }
 }

@@ -1,0 +1,48 @@
+// Public API of the models family (sparse U-ResNet for LArTPC semantic
+// segmentation). The lead re-exports this from src/index.ts.
+export {
+  UResNet,
+  URESNET_DEFAULTS,
+  resolveUResNetConfig,
+  uresnetPlanes,
+  type UResNetConfig,
+  type ResolvedUResNetConfig,
+  type StateEntry,
+  type StateKind,
+} from './uresnet.js';
+export {
+  UResNetTrainer,
+  collateEvents,
+  predict,
+  predictBatch,
+  segmentationMetrics,
+  trainUResNet,
+  type Prediction,
+  type SegmentationBatch,
+  type SegmentationEvent,
+  type SegmentationMetrics,
+  type StepResult,
+  type TrainOptions,
+  type TrainReport,
+  type TrainerOptions,
+} from './train.js';
+export {
+  CHECKPOINT_CONFIG_KEY,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_FORMAT_KEY,
+  checkpointConfig,
+  loadUResNet,
+  loadUResNetWeights,
+  saveUResNet,
+  saveUResNetWeights,
+  uresnetFromSafetensors,
+  type LoadWeightsOptions,
+} from './checkpoint.js';
+export {
+  readSafetensors,
+  writeSafetensors,
+  type SafetensorsDType,
+  type SafetensorsEntry,
+  type SafetensorsFile,
+  type SafetensorsTensor,
+} from './safetensors.js';

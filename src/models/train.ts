@@ -1,0 +1,455 @@
+/**
+ * Training and inference for the sparse U-ResNet: mini-batches of events
+ * (the event index goes into coordinate column 0), Adam, softmax
+ * cross-entropy with optional class weights, periodic safetensors
+ * checkpoints, progress with loss and throughput, and a no-grad inference
+ * API returning per-voxel class probabilities and argmax labels.
+ *
+ * Every step runs inside one `ctx.scope()`, and the step's coordinate set
+ * (with its cached kernel maps) is freed when the step ends, so that GPU
+ * memory returns to the same live-byte count after every step.
+ *
+ * @module
+ */
+import { backward, noGrad } from '../autodiff/tape.js';
+import { Adam, type AdamOptions } from '../autodiff/optimizers.js';
+import { InputValueError, ShapeError, show } from '../errors.js';
+import { sparseCrossEntropy, CROSS_ENTROPY_IGNORE_INDEX } from '../kernels/sparse/loss.js';
+import { sparseTensor, type SparseTensor } from '../kernels/sparse/sparse-tensor.js';
+import { saveUResNet } from './checkpoint.js';
+import type { UResNet } from './uresnet.js';
+
+/**
+ * One event for segmentation. Coordinates are voxel indices; the batch
+ * column (column 0) is ignored and replaced by the event's position in its
+ * mini-batch. Give the features either as `features` [N, inChannels] or, for
+ * one input channel, as `energy` [N] (the event generator's field).
+ */
+export interface SegmentationEvent {
+  /** Int32Array [N, 1 + dim], rows (batch, x, y[, z]); sites unique within the event. */
+  readonly coords: Int32Array;
+  /** Float32Array [N, inChannels]. */
+  readonly features?: Float32Array;
+  /** Float32Array [N]: shorthand for features with one channel. */
+  readonly energy?: Float32Array;
+  /** Int32Array [N]: class per voxel (0 … numClasses − 1, or the ignore index); needed for training. */
+  readonly labels?: Int32Array;
+}
+
+/** A collated mini-batch: rows of event b carry batch index b. */
+export interface SegmentationBatch {
+  /** Int32Array [N, 1 + dim]. */
+  readonly coords: Int32Array;
+  /** Float32Array [N, inChannels]. */
+  readonly features: Float32Array;
+  /** Int32Array [N], present when every event has labels. */
+  readonly labels: Int32Array | null;
+  /** Row offsets: event b is rows offsets[b] … offsets[b + 1] − 1; length events + 1. */
+  readonly offsets: Int32Array;
+}
+
+function featuresOf(e: SegmentationEvent, i: number, n: number, channels: number): Float32Array {
+  const f = e.features ?? e.energy;
+  if (e.features !== undefined && e.energy !== undefined) {
+    throw new InputValueError(`events[${i}] has both features and energy; pass one of them (energy is shorthand for one channel)`);
+  }
+  if (!(f instanceof Float32Array)) {
+    throw new InputValueError(`events[${i}].features must be a Float32Array [N, ${channels}] (or energy a Float32Array [N]); got ${show(f)}`);
+  }
+  const have = e.energy !== undefined ? 1 : n > 0 ? f.length / n : channels;
+  if (f.length !== n * channels || have !== channels) {
+    throw new ShapeError(
+      `events[${i}]: the model expects ${channels} input channel(s), i.e. ${n * channels} feature values for ${n} voxels, but got ${f.length}` +
+        `${e.energy !== undefined ? ' (energy is one channel)' : ''}; pass features [N, ${channels}] or build the model with the matching inChannels`,
+    );
+  }
+  return f;
+}
+
+/**
+ * Concatenates events into one mini-batch, writing each event's index into
+ * the batch column. Inputs are copied, never modified.
+ *
+ * @param requireLabels throw when an event has no labels
+ * @throws InputValueError / ShapeError naming the event and the field
+ */
+export function collateEvents(
+  events: readonly SegmentationEvent[],
+  options: { dim?: 2 | 3; inChannels?: number; numClasses?: number; ignoreIndex?: number; requireLabels?: boolean } = {},
+): SegmentationBatch {
+  const dim = options.dim ?? 3;
+  const channels = options.inChannels ?? 1;
+  const cols = 1 + dim;
+  if (!Array.isArray(events)) throw new InputValueError(`events must be an array of events; got ${show(events)}`);
+  if (events.length > 65535) throw new InputValueError(`events has ${events.length} entries; a mini-batch holds at most 65535 events`);
+  const offsets = new Int32Array(events.length + 1);
+  events.forEach((e, i) => {
+    if (e === null || typeof e !== 'object' || !(e.coords instanceof Int32Array)) {
+      throw new InputValueError(`events[${i}].coords must be an Int32Array [N, ${cols}]; got ${show(e?.coords)}`);
+    }
+    if (e.coords.length % cols !== 0) {
+      throw new ShapeError(`events[${i}].coords has ${e.coords.length} values, not a multiple of ${cols} columns (batch, x, y${dim === 3 ? ', z' : ''})`);
+    }
+    offsets[i + 1] = offsets[i]! + e.coords.length / cols;
+  });
+  const n = offsets[events.length]!;
+  const coords = new Int32Array(n * cols);
+  const features = new Float32Array(n * channels);
+  const withLabels = events.every((e) => e.labels !== undefined);
+  if (options.requireLabels && !withLabels) {
+    const i = events.findIndex((e) => e.labels === undefined);
+    throw new InputValueError(`events[${i}] has no labels; training needs an Int32Array [N] of classes per event`);
+  }
+  const labels = withLabels ? new Int32Array(n) : null;
+  const numClasses = options.numClasses ?? Number.POSITIVE_INFINITY;
+  const ignore = options.ignoreIndex ?? CROSS_ENTROPY_IGNORE_INDEX;
+  events.forEach((e, i) => {
+    const o = offsets[i]!;
+    const m = offsets[i + 1]! - o;
+    coords.set(e.coords, o * cols);
+    for (let r = 0; r < m; r++) coords[(o + r) * cols] = i;
+    const f = featuresOf(e, i, m, channels);
+    for (let j = 0; j < f.length; j++) {
+      if (!Number.isFinite(f[j]!)) {
+        throw new InputValueError(`events[${i}]: feature value ${j} is ${show(f[j])}; features must be finite`);
+      }
+    }
+    features.set(f, o * channels);
+    if (labels) {
+      const l = e.labels!;
+      if (!(l instanceof Int32Array) || l.length !== m) {
+        throw new ShapeError(`events[${i}].labels must be an Int32Array of ${m} classes (one per voxel); got ${l instanceof Int32Array ? `length ${l.length}` : show(l)}`);
+      }
+      for (let r = 0; r < m; r++) {
+        const y = l[r]!;
+        if (y !== ignore && !(y >= 0 && y < numClasses)) {
+          throw new InputValueError(`events[${i}].labels[${r}] = ${y} is not a class in 0 … ${numClasses - 1} nor the ignore index ${ignore}`);
+        }
+      }
+      labels.set(l, o);
+    }
+  });
+  return { coords, features, labels, offsets };
+}
+
+/** Options of {@link UResNetTrainer}. */
+export interface TrainerOptions {
+  /** Adam options; learning rate default 1e-3. */
+  readonly adam?: AdamOptions;
+  /** Per-class loss weights [numClasses] (PyTorch's `weight=`); default all 1. */
+  readonly classWeights?: readonly number[] | Float32Array;
+  /** Label that contributes nothing to the loss; default −100. */
+  readonly ignoreIndex?: number;
+}
+
+/** What one training step did. */
+export interface StepResult {
+  /** 1-based step number. */
+  readonly step: number;
+  /** Mean (class-weighted) cross-entropy of the batch, before the update. */
+  readonly loss: number;
+  /** Voxels in the batch. */
+  readonly voxels: number;
+  /** Wall time of the step, ms (host and GPU, loss readback included). */
+  readonly ms: number;
+}
+
+/**
+ * Trains a {@link UResNet} with Adam on mini-batches of events. Owns the
+ * optimizer state; `dispose()` frees it (not the model).
+ */
+export class UResNetTrainer {
+  readonly optimizer: Adam;
+  private readonly classWeights: Float32Array | null;
+  private readonly ignoreIndex: number;
+  private stepCount = 0;
+
+  constructor(
+    readonly model: UResNet,
+    options: TrainerOptions = {},
+  ) {
+    this.optimizer = new Adam(model.parameters(), options.adam ?? {});
+    this.ignoreIndex = options.ignoreIndex ?? CROSS_ENTROPY_IGNORE_INDEX;
+    const cw = options.classWeights;
+    if (cw !== undefined) {
+      const c = model.config.numClasses;
+      if (cw.length !== c) {
+        this.optimizer.dispose();
+        throw new ShapeError(`UResNetTrainer: options.classWeights has ${cw.length} entries but the model has ${c} classes; pass one weight per class`);
+      }
+      for (let j = 0; j < c; j++) {
+        const w = cw[j]!;
+        if (!(Number.isFinite(w) && w >= 0)) {
+          this.optimizer.dispose();
+          throw new InputValueError(`UResNetTrainer: options.classWeights[${j}] = ${show(w)} must be a finite number ≥ 0`);
+        }
+      }
+      this.classWeights = Float32Array.from(cw);
+    } else {
+      this.classWeights = null;
+    }
+  }
+
+  /** Steps taken so far. */
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  /**
+   * One optimisation step on a mini-batch: model in training mode, forward,
+   * cross-entropy, backward, Adam update. Returns the loss read back from the GPU.
+   *
+   * @param events one or more labelled events (empty events are allowed; the
+   *   batch as a whole needs at least 2 voxels at every level for BatchNorm)
+   * @throws InputValueError / ShapeError for bad events (see {@link collateEvents}),
+   *   or a level with fewer than 2 voxels
+   */
+  async step(events: readonly SegmentationEvent[]): Promise<StepResult> {
+    const t0 = performance.now();
+    const m = this.model;
+    const batch = collateEvents(events, {
+      dim: m.config.dim,
+      inChannels: m.config.inChannels,
+      numClasses: m.config.numClasses,
+      ignoreIndex: this.ignoreIndex,
+      requireLabels: true,
+    });
+    const n = batch.labels!.length;
+    if (n < 2) {
+      throw new InputValueError(`UResNetTrainer.step: the batch has ${n} voxel(s); training (BatchNorm) needs at least 2. Skip empty events or batch them with others`);
+    }
+    m.train();
+    const ctx = m.ctx;
+    const x = sparseTensor(ctx, batch.coords, batch.features, { dim: m.config.dim, channels: m.config.inChannels });
+    let loss: number;
+    try {
+      loss = await ctx.scope(async () => {
+        const logits = m.forward(x);
+        const ceOptions = this.classWeights ? { classWeights: this.classWeights, ignoreIndex: this.ignoreIndex } : { ignoreIndex: this.ignoreIndex };
+        const l = sparseCrossEntropy(logits, batch.labels!, ceOptions);
+        this.optimizer.zeroGrad();
+        backward(l);
+        this.optimizer.step();
+        return (await l.read())[0]!;
+      });
+    } finally {
+      x.feats.dispose();
+      x.coords.dispose();
+    }
+    this.stepCount++;
+    return { step: this.stepCount, loss, voxels: n, ms: performance.now() - t0 };
+  }
+
+  /** Frees the optimizer state and the parameters' gradients (not the model). */
+  dispose(): void {
+    this.optimizer.zeroGrad();
+    this.optimizer.dispose();
+  }
+}
+
+/** Options of {@link trainUResNet}. */
+export interface TrainOptions extends TrainerOptions {
+  /** Number of steps. */
+  readonly steps: number;
+  /** The mini-batch of step s (0-based): a list of labelled events. */
+  readonly batch: (step: number) => readonly SegmentationEvent[] | Promise<readonly SegmentationEvent[]>;
+  /** Save a checkpoint every this many steps (and after the last step). Default: never. */
+  readonly checkpointEvery?: number;
+  /**
+   * Where to save checkpoints (Node): a path in which `{step}` is replaced by
+   * the step number, or a function of the step. Needed with checkpointEvery
+   * unless onCheckpoint is given.
+   */
+  readonly checkpointPath?: string | ((step: number) => string);
+  /** Called after each checkpoint is written, with its path. */
+  readonly onCheckpoint?: (path: string, step: number) => void | Promise<void>;
+  /** Progress reporting on stderr: a bar on a TTY, plain lines otherwise. Default true. */
+  readonly progress?: boolean;
+  /** Label of the progress bar. Default "train". */
+  readonly label?: string;
+  /** Called after every step. */
+  readonly onStep?: (result: StepResult) => void | Promise<void>;
+}
+
+/** Summary of {@link trainUResNet}. */
+export interface TrainReport {
+  readonly steps: number;
+  /** Loss of every step, in order. */
+  readonly losses: readonly number[];
+  readonly voxels: number;
+  readonly seconds: number;
+  readonly voxelsPerSecond: number;
+  /** Paths of the checkpoints written. */
+  readonly checkpoints: readonly string[];
+}
+
+/**
+ * Trains a model for `steps` steps with a {@link UResNetTrainer} (created
+ * and disposed here), reporting loss and throughput and saving checkpoints.
+ * The model is left in training mode.
+ */
+export async function trainUResNet(model: UResNet, options: TrainOptions): Promise<TrainReport> {
+  const steps = options.steps;
+  if (!Number.isInteger(steps) || steps < 0) throw new InputValueError(`trainUResNet: options.steps = ${show(steps)} must be an integer ≥ 0`);
+  if (typeof options.batch !== 'function') throw new InputValueError('trainUResNet: options.batch must be a function (step) => events');
+  const every = options.checkpointEvery;
+  if (every !== undefined && !(Number.isInteger(every) && every >= 1)) {
+    throw new InputValueError(`trainUResNet: options.checkpointEvery = ${show(every)} must be an integer ≥ 1`);
+  }
+  if (every !== undefined && options.checkpointPath === undefined) {
+    throw new InputValueError('trainUResNet: options.checkpointEvery needs options.checkpointPath (e.g. "ckpt-{step}.safetensors")');
+  }
+  const pathOf = (s: number): string =>
+    typeof options.checkpointPath === 'function' ? options.checkpointPath(s) : String(options.checkpointPath).replaceAll('{step}', String(s));
+  const trainer = new UResNetTrainer(model, options);
+  // Loaded lazily so that the models module does not pull cli-progress into browser bundles.
+  const bar = options.progress === false ? null : (await import('../cli/progress.js')).progress(options.label ?? 'train', steps);
+  const losses: number[] = [];
+  const checkpoints: string[] = [];
+  let voxels = 0;
+  const t0 = performance.now();
+  try {
+    for (let s = 0; s < steps; s++) {
+      const r = await trainer.step(await options.batch(s));
+      losses.push(r.loss);
+      voxels += r.voxels;
+      const elapsed = (performance.now() - t0) / 1000;
+      bar?.update(s + 1, { loss: r.loss, 'vox/s': Math.round(voxels / Math.max(elapsed, 1e-9)) });
+      await options.onStep?.(r);
+      if (every !== undefined && ((s + 1) % every === 0 || s + 1 === steps)) {
+        const path = pathOf(s + 1);
+        await saveUResNet(model, path, { step: String(s + 1), loss: String(r.loss) });
+        checkpoints.push(path);
+        await options.onCheckpoint?.(path, s + 1);
+      }
+    }
+  } finally {
+    bar?.stop();
+    trainer.dispose();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { steps, losses, voxels, seconds, voxelsPerSecond: voxels / Math.max(seconds, 1e-9), checkpoints };
+}
+
+/** Per-voxel predictions of one event. */
+export interface Prediction {
+  /** Float32Array [N, numClasses]: softmax probabilities, rows sum to 1. */
+  readonly scores: Float32Array;
+  /** Int32Array [N]: argmax class (the lower class on ties). */
+  readonly labels: Int32Array;
+}
+
+/** Softmax and argmax of logits [n, c] in float64 (deterministic; rounded to f32 at the end). */
+function softmaxRows(logits: Float32Array, n: number, c: number): Prediction {
+  const scores = new Float32Array(n * c);
+  const labels = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    let max = -Infinity;
+    let arg = 0;
+    for (let j = 0; j < c; j++) {
+      const v = logits[r * c + j]!;
+      if (v > max) {
+        max = v;
+        arg = j;
+      }
+    }
+    let sum = 0;
+    for (let j = 0; j < c; j++) sum += Math.exp(logits[r * c + j]! - max);
+    for (let j = 0; j < c; j++) scores[r * c + j] = Math.exp(logits[r * c + j]! - max) / sum;
+    labels[r] = arg;
+  }
+  return { scores, labels };
+}
+
+/**
+ * Inference on a batch of events in eval mode without recording gradients:
+ * class probabilities and argmax labels per voxel, per event (rows in the
+ * event's own order). The model's previous mode is restored afterwards.
+ * Events with no voxels give empty arrays; a batch of only empty events does
+ * no GPU work.
+ *
+ * @throws ShapeError / InputValueError for bad events (see {@link collateEvents})
+ */
+export async function predictBatch(model: UResNet, events: readonly SegmentationEvent[]): Promise<Prediction[]> {
+  const c = model.config;
+  const batch = collateEvents(events, { dim: c.dim, inChannels: c.inChannels });
+  const n = batch.offsets[events.length]!;
+  const k = c.numClasses;
+  let logits: Float32Array = new Float32Array(0);
+  if (n > 0) {
+    const wasTraining = model.training;
+    model.eval();
+    const ctx = model.ctx;
+    const x = sparseTensor(ctx, batch.coords, batch.features, { dim: c.dim, channels: c.inChannels });
+    try {
+      logits = await ctx.scope(() =>
+        noGrad(async () => {
+          const y: SparseTensor = model.forward(x);
+          return (await y.feats.read()) as Float32Array;
+        }),
+      );
+    } finally {
+      x.feats.dispose();
+      x.coords.dispose();
+      model.train(wasTraining);
+    }
+  }
+  const out: Prediction[] = [];
+  for (let b = 0; b < events.length; b++) {
+    const o = batch.offsets[b]!;
+    const m = batch.offsets[b + 1]! - o;
+    out.push(softmaxRows(logits.subarray(o * k, (o + m) * k), m, k));
+  }
+  return out;
+}
+
+/**
+ * Inference on one event: softmax probabilities [N, numClasses] and argmax
+ * labels [N], in eval mode and without gradients (see {@link predictBatch}).
+ * An event with no voxels returns empty arrays.
+ */
+export async function predict(model: UResNet, event: SegmentationEvent): Promise<Prediction> {
+  return (await predictBatch(model, [event]))[0]!;
+}
+
+/** Voxel accuracy of predictions against truth. */
+export interface SegmentationMetrics {
+  /** Fraction of voxels whose predicted class is the true one. */
+  readonly accuracy: number;
+  /** Per true class: fraction of its voxels predicted correctly (NaN for a class with no voxels). */
+  readonly classAccuracy: readonly number[];
+  /** Voxels per true class. */
+  readonly classCounts: readonly number[];
+  /** confusion[t][p]: voxels of true class t predicted as p. */
+  readonly confusion: readonly (readonly number[])[];
+  readonly voxels: number;
+}
+
+/**
+ * Accuracy overall and per class, and the confusion matrix. Labels equal to
+ * `ignoreIndex` (default −100) are skipped.
+ *
+ * @throws ShapeError when the arrays differ in length; InputValueError for a class outside 0 … numClasses − 1
+ */
+export function segmentationMetrics(predicted: Int32Array, truth: Int32Array, numClasses: number, ignoreIndex = CROSS_ENTROPY_IGNORE_INDEX): SegmentationMetrics {
+  if (predicted.length !== truth.length) {
+    throw new ShapeError(`segmentationMetrics: predicted has ${predicted.length} labels but truth has ${truth.length}; pass one per voxel`);
+  }
+  const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
+  let total = 0;
+  let correct = 0;
+  for (let i = 0; i < truth.length; i++) {
+    const t = truth[i]!;
+    if (t === ignoreIndex) continue;
+    const p = predicted[i]!;
+    if (!(t >= 0 && t < numClasses) || !(p >= 0 && p < numClasses)) {
+      throw new InputValueError(`segmentationMetrics: voxel ${i} has truth ${t} and prediction ${p}; classes are 0 … ${numClasses - 1}`);
+    }
+    confusion[t]![p]!++;
+    total++;
+    if (t === p) correct++;
+  }
+  const classCounts = confusion.map((row) => row.reduce((a, b) => a + b, 0));
+  const classAccuracy = confusion.map((row, t) => (classCounts[t]! > 0 ? row[t]! / classCounts[t]! : NaN));
+  return { accuracy: total ? correct / total : NaN, classAccuracy, classCounts, confusion, voxels: total };
+}
