@@ -32,3 +32,4 @@ export * from './kernels/drift/index.js';
 // Both families name their axis type `Axis`; the top level keeps photon-mc's and renames drift's.
 export type { Axis } from './kernels/photon-mc/index.js';
 export type { Axis as DriftAxis } from './kernels/drift/index.js';
+export * from './models/index.js';
