@@ -69,13 +69,24 @@ describe.skipIf(!haveChromium)('browser (headless Chromium, WebGPU)', () => {
       const ctx = await testGpu();
       const fromNode = (await browserWorkload(gg, ctx)) as Record<string, number[]>;
       expect(Object.keys(fromBrowser.results).sort()).toEqual(Object.keys(fromNode).sort());
-      for (const [key, values] of Object.entries(fromNode)) {
-        const other = fromBrowser.results[key]!;
-        expect(other.length).toBe(values.length);
-        // Different adapters (SwiftShader vs lavapipe or a GPU) may differ in
-        // the last ulps of transcendental functions; 1e-5 of the largest
-        // magnitude is far below any real discrepancy.
-        expect(gg.maxRelativeError(other, values)).toBeLessThan(1e-5);
+      const differences = Object.fromEntries(
+        Object.entries(fromNode).map(([key, values]) => {
+          const other = fromBrowser.results[key]!;
+          expect(other.length, key).toBe(values.length);
+          return [key, gg.maxRelativeError(other, values)];
+        }),
+      );
+      console.log(`relative differences browser vs Node: ${JSON.stringify(differences)}`);
+      for (const [key, err] of Object.entries(differences)) {
+        // Different adapters (SwiftShader in Chromium vs lavapipe or a GPU in
+        // Node) round transcendental functions differently in the last ulps
+        // and may contract a·b + c into fma or not. Plain arithmetic keeps
+        // that at ~1e-6 of the largest magnitude; the SIREN's ω0 = 30 and the
+        // drift chain's exp/erf of large arguments amplify it, hence 1e-3
+        // there, still far below any real discrepancy (a wrong offset,
+        // layout or missing term changes results by O(1)).
+        const tolerance = key.startsWith('siren') || key.startsWith('drift') ? 1e-3 : 1e-5;
+        expect(err, key).toBeLessThan(tolerance);
       }
       console.log(`browser adapter: ${JSON.stringify(fromBrowser.adapter)}`);
     } finally {
