@@ -31,3 +31,4 @@ export { blurredMse, sparseImageFromHost, DEFAULT_MAX_BOX_CELLS } from './loss.j
 export type { SparseImage, GpuBlurOptions } from './loss.js';
 export { simulateCharge, scaledPhysics } from './chain.js';
 export type { SimulatedCharge, ScaledPhysics } from './chain.js';
+export * from './hdf5.js';
