@@ -10,8 +10,12 @@ set -euo pipefail
 need_mesa_major=25
 
 have_vulkan_icd() {
-  # Any ICD json means some Vulkan driver is installed; lavapipe's is lvp_icd.*.json.
-  ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1
+  # Any ICD json means some Vulkan driver is installed; lavapipe's is lvp_icd*.json.
+  local f
+  for f in /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json; do
+    [ -e "$f" ] && return 0
+  done
+  return 1
 }
 
 mesa_major() {
