@@ -4,15 +4,10 @@
 //
 //   npm run build && node examples/uresnet/predict.mjs [checkpoint.safetensors]
 import { fileURLToPath } from 'node:url';
-import * as ghostgrad from '../../dist/index.js';
-
-const models = 'UResNet' in ghostgrad ? ghostgrad : await import('../../dist/models/index.js');
-const events = 'generateEvent' in ghostgrad ? ghostgrad : await import('../../dist/events/index.js');
-const { loadUResNet, predictBatch, segmentationMetrics } = models;
-const { generateEvent, SEMANTIC_CLASSES } = events;
+import { createGpu, generateEvent, loadUResNet, predictBatch, segmentationMetrics, SEMANTIC_CLASSES } from '../../dist/index.js';
 
 const path = process.argv[2] ?? fileURLToPath(new URL('./uresnet-small.safetensors', import.meta.url));
-const ctx = await ghostgrad.createGpu();
+const ctx = await createGpu();
 const model = await loadUResNet(ctx, path);
 const c = model.config;
 console.log(`loaded ${path}: depth ${c.depth}, filters ${c.filters}, ${model.numParameters()} parameters`);

@@ -16,20 +16,26 @@
 //   URESNET_CHECKPOINT    write the final weights to this .safetensors path
 //   URESNET_CKPT_EVERY    also save every this many steps (to URESNET_CHECKPOINT with -{step})
 //   URESNET_TIME_LIMIT_S  stop training after this many seconds (default: no limit)
+//   URESNET_RESUME        start from these weights (same depth and filters); training events continue
+//                         after the checkpoint's "step" metadata. Adam's moments start afresh.
 //
 //   node examples/uresnet/train.mjs --demo-checkpoint
 // trains a small model (depth 3, 8 filters) briefly and writes
 // examples/uresnet/uresnet-small.safetensors for demos to load.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as ghostgrad from '../../dist/index.js';
-
-// The models and events families are re-exported by the package entry point
-// once wired; until then take them from their own modules.
-const models = 'UResNet' in ghostgrad ? ghostgrad : await import('../../dist/models/index.js');
-const events = 'generateEvent' in ghostgrad ? ghostgrad : await import('../../dist/events/index.js');
-const { createGpu } = ghostgrad;
-const { UResNet, UResNetTrainer, predictBatch, saveUResNet, segmentationMetrics } = models;
-const { generateEvent, SEMANTIC_CLASSES } = events;
+import {
+  createGpu,
+  generateEvent,
+  loadUResNetWeights,
+  predictBatch,
+  readSafetensors,
+  saveUResNet,
+  segmentationMetrics,
+  SEMANTIC_CLASSES,
+  UResNet,
+  UResNetTrainer,
+} from '../../dist/index.js';
 
 const demo = process.argv.includes('--demo-checkpoint');
 const env = (k, d) => (process.env[k] !== undefined ? Number(process.env[k]) : d);
@@ -56,6 +62,13 @@ const ctx = await createGpu();
 console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device || ctx.adapter.vendor}${ctx.adapter.isSoftware ? ' (software)' : ''}`);
 const model = new UResNet(ctx, { depth, filters });
 console.log(`U-ResNet depth ${depth}, filters ${filters}: ${model.numParameters()} parameters; ${volume}³ volume, batch ${batchSize}, ${steps} steps`);
+let startStep = 0;
+if (process.env.URESNET_RESUME) {
+  const file = readSafetensors(new Uint8Array(readFileSync(process.env.URESNET_RESUME)));
+  loadUResNetWeights(model, file);
+  startStep = Number(file.metadata.step ?? 0);
+  console.log(`resumed from ${process.env.URESNET_RESUME} (step ${startStep})`);
+}
 const trainer = new UResNetTrainer(model, { adam: { lr: lr0 } });
 
 const t0 = performance.now();
@@ -66,7 +79,7 @@ for (let s = 0; s < steps; s++) {
   // Progress through the run by steps or by the time limit, whichever is further (for the schedule).
   const frac = Math.max(s / steps, (performance.now() - t0) / 1000 / timeLimit);
   trainer.optimizer.setLearningRate(lr0 * (frac >= 0.9 ? 0.125 : frac >= 0.75 ? 0.25 : frac >= 0.5 ? 0.5 : 1));
-  const batch = Array.from({ length: batchSize }, (_, i) => event(s * batchSize + i));
+  const batch = Array.from({ length: batchSize }, (_, i) => event((startStep + s) * batchSize + i));
   const r = await trainer.step(batch);
   voxels += r.voxels;
   done = s + 1;
@@ -75,7 +88,9 @@ for (let s = 0; s < steps; s++) {
   if (done % 10 === 0 || done === steps) {
     console.log(`step ${done}/${steps}  loss ${r.loss.toFixed(4)} (avg ${smooth.toFixed(4)})  ${(voxels / elapsed).toFixed(0)} voxels/s  ${elapsed.toFixed(0)} s`);
   }
-  if (checkpoint && every > 0 && done % every === 0) await saveUResNet(model, checkpoint.replace(/\.safetensors$/, `-${done}.safetensors`), { step: String(done) });
+  if (checkpoint && every > 0 && done % every === 0) {
+    await saveUResNet(model, checkpoint.replace(/\.safetensors$/, `-${startStep + done}.safetensors`), { step: String(startStep + done) });
+  }
   if (elapsed > timeLimit) {
     console.log(`time limit reached after ${done} steps`);
     break;
@@ -96,12 +111,12 @@ for (let i = 0; i < heldOut.length; i += 4) {
   });
 }
 const m = segmentationMetrics(Int32Array.from(pred), Int32Array.from(truth), SEMANTIC_CLASSES.length);
-console.log(`\ntrained ${done} steps (${voxels} voxels) in ${trainSeconds.toFixed(0)} s; held-out: ${heldOut.length} events, ${m.voxels} voxels`);
+console.log(`\ntrained ${done} steps${startStep ? ` (after ${startStep} resumed)` : ''} (${voxels} voxels) in ${trainSeconds.toFixed(0)} s; held-out: ${heldOut.length} events, ${m.voxels} voxels`);
 console.log(`overall voxel accuracy ${(100 * m.accuracy).toFixed(2)}%`);
 console.log('| class | voxels | accuracy |\n| --- | --- | --- |');
 SEMANTIC_CLASSES.forEach((name, c) => console.log(`| ${c} ${name} | ${m.classCounts[c]} | ${Number.isNaN(m.classAccuracy[c]) ? 'n/a' : (100 * m.classAccuracy[c]).toFixed(1) + '%'} |`));
 if (checkpoint) {
-  await saveUResNet(model, checkpoint, { step: String(done), accuracy: m.accuracy.toFixed(4) });
+  await saveUResNet(model, checkpoint, { step: String(startStep + done), accuracy: m.accuracy.toFixed(4) });
   console.log(`checkpoint written to ${checkpoint}`);
 }
 model.dispose();
