@@ -161,7 +161,7 @@ export async function runDemo(ctx: GpuContext, options: DemoOptions): Promise<De
     for (let step = 0; step < options.fitSteps; step++) {
       // Large steps first, then geometric decay: converges without the
       // oscillation a constant Adam step size shows near the minimum.
-      opt.setLearningRate(Math.max(0.004, 0.06 * 0.85 ** step));
+      opt.setLearningRate(Math.max(0.002, 0.05 * 0.92 ** step));
       opt.zeroGrad();
       const sim = await simulateCharge(segments, physics.apply(theta), config);
       const loss = blurredMse(sim, data, { sigmaPixels: 1, sigmaTicks: 2 });
@@ -330,7 +330,7 @@ async function photonStage(
 }
 
 /** Fine-tuning steps of the shipped checkpoint at start-up. */
-const FINE_TUNE_STEPS = 30;
+const FINE_TUNE_STEPS = 120;
 
 async function segmentationStage(
   ctx: GpuContext,
@@ -345,7 +345,7 @@ async function segmentationStage(
     await stage(`fine-tune U-ResNet (${FINE_TUNE_STEPS} Adam steps, 2 synthetic events per step)`, () =>
       trainUResNet(model, {
         steps: FINE_TUNE_STEPS,
-        adam: { lr: 2e-3 },
+        adam: { lr: 1e-3 },
         label: 'fine-tune',
         batch: (step) =>
           [0, 1].map((k) => {

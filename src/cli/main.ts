@@ -88,7 +88,7 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description('run the main job: runtime self-check and the kernel families that exist')
-    .option('--fit-steps <n>', 'Adam steps of the electron-lifetime fit', '24')
+    .option('--fit-steps <n>', 'Adam steps of the electron-lifetime fit', '60')
     .option('--seed <n>', 'seed of the synthetic event', '7')
     .option('--out <dir>', 'folder for the pictures and report.json', 'demo-output')
     .action(demo);
