@@ -98,7 +98,8 @@ export const DEFAULT_READOUT_OPTIONS: Readonly<ReadoutOptions> = Object.freeze({
   pointsPerSegment: null,
 });
 
-function resolveOptions(o: Partial<ReadoutOptions>): ReadoutOptions {
+/** Readout options with defaults filled in; throws InputValueError naming a bad option. Shared by the GPU wrapper. */
+export function resolveReadoutOptions(o: Partial<ReadoutOptions>): ReadoutOptions {
   const r: ReadoutOptions = { ...DEFAULT_READOUT_OPTIONS, ...o };
   if (!(r.nSigma > 0) || !Number.isFinite(r.nSigma)) {
     throw new InputValueError(`readout options.nSigma = ${show(r.nSigma)} must be a finite number > 0 (default 4)`);
@@ -487,7 +488,7 @@ export function readoutSegmentsForward(
   validateSegments(segments);
   validateGeometry(geometry);
   validateDriftParams(params);
-  const opts = resolveOptions(options);
+  const opts = resolveReadoutOptions(options);
   const ns = segments.length;
   if (electrons.length !== ns) throw new ShapeError(`readoutSegmentsForward: electrons has ${electrons.length} entries, expected one per segment (${ns})`);
   for (let i = 0; i < ns; i++) {

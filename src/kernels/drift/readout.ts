@@ -30,7 +30,7 @@ import { reduceSum } from '../core/reduce.js';
 import { DRIFTED_COLUMNS, POINT_COLUMNS } from './drift.js';
 import { type DetectorGeometry, activeBox, uvwAxes, validateGeometry } from './geometry.js';
 import { columnSums, exclusiveScan, mergeSortRuns } from './primitives.js';
-import { DEFAULT_READOUT_OPTIONS, type ReadoutOptions, type ReadoutStats } from './readout.reference.js';
+import { DEFAULT_READOUT_OPTIONS, resolveReadoutOptions, type ReadoutOptions, type ReadoutStats } from './readout.reference.js';
 import { SEGMENT_STRIDE } from './segments.js';
 import { checkSegmentsTensor } from './tensors.js';
 
@@ -54,26 +54,6 @@ const roBackward = ro('ro_backward');
 const SROW = 8;
 /** Ticks are limited to ±2^20 (as the reference's keys). */
 const TICK_LIMIT = 2 ** 20;
-
-function resolveOptions(o: Partial<ReadoutOptions>): ReadoutOptions {
-  const r: ReadoutOptions = { ...DEFAULT_READOUT_OPTIONS, ...o };
-  if (!(r.nSigma > 0) || !Number.isFinite(r.nSigma)) {
-    throw new InputValueError(`readout options.nSigma = ${show(r.nSigma)} must be a finite number > 0 (default 4)`);
-  }
-  for (const [name, v] of [
-    ['maxStepTransverse_cm', r.maxStepTransverse_cm],
-    ['maxStepDrift_cm', r.maxStepDrift_cm],
-  ] as const) {
-    if (!(v > 0) || !Number.isFinite(v)) throw new InputValueError(`readout options.${name} = ${show(v)} must be a positive length in cm`);
-  }
-  if (!Number.isInteger(r.maxPointsPerSegment) || r.maxPointsPerSegment < 1) {
-    throw new InputValueError(`readout options.maxPointsPerSegment = ${show(r.maxPointsPerSegment)} must be an integer ≥ 1`);
-  }
-  if (r.pointsPerSegment !== null && (!Number.isInteger(r.pointsPerSegment) || r.pointsPerSegment < 1)) {
-    throw new InputValueError(`readout options.pointsPerSegment = ${show(r.pointsPerSegment)} must be an integer ≥ 1, or null for the step rule`);
-  }
-  return r;
-}
 
 async function readU32(t: Tensor, index: number, count = 1): Promise<Uint32Array> {
   return new Uint32Array(await t.ctx.readBuffer(t.buffer, index * 4, count * 4), 0, count);
@@ -115,7 +95,7 @@ export async function planQuadrature(
     throw new ShapeError(`planQuadrature: electrons has shape ${show(electrons.shape)} (${electrons.dtype}); it must be f32 [${n}], one per segment`);
   }
   validateGeometry(geometry);
-  const o = resolveOptions(options);
+  const o = resolveReadoutOptions(options);
   const ctx = segments.ctx;
   const [iu, iv, iw] = uvwAxes(geometry);
   const box = activeBox(geometry);
