@@ -169,7 +169,7 @@ export async function simulateCharge(segments: Tensor, physics: Tensor, config: 
     let values = charge;
     let adc: Tensor | null = null;
     if (c.electronics) {
-      const e = electronics(charge, c.electronics);
+      const e = electronics(charge, c.electronics, rplan.cells);
       values = e.value;
       adc = e.adc;
       made.push(values, adc);

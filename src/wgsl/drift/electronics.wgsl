@@ -1,17 +1,30 @@
-// Differentiable front end on merged pixel–tick charges (no integration, no
-// noise on the GPU): relaxed threshold Q_s = Q·sigmoid((Q − θ)/w) (w = 0: hard
-// step), larnd-sim ADC digitisation, and the differentiable output (Q_s, or
-// the pedestal-subtracted unrounded ADC Q_s·g·N/(V_ref − V_cm)).
-// Semantics: src/kernels/drift/electronics.reference.ts.
+// Differentiable front end on merged pixel–tick charges: optional seeded
+// Gaussian noise and causal W-tick integration per pixel on the sorted cell
+// list, relaxed threshold Q_s = Q·sigmoid((Q − θ)/w) (w = 0: hard step),
+// larnd-sim ADC digitisation, and the differentiable output (Q_s, or the
+// pedestal-subtracted unrounded ADC Q_s·g·N/(V_ref − V_cm)).
+// Semantics: src/kernels/drift/electronics.reference.ts. The GPU output
+// lattice is the input cell list (the reference also emits the cells
+// (pixel, tick + k), k < W, that hold no input charge); the noise is a
+// counter-based Philox4x32-10 draw keyed by (seed, pixel, tick), equal to the
+// reference's in distribution, not bit for bit.
 //
 // Buffers:
-//   q      f32[E]  input charge per cell, electrons
+//   cells  i32[E,3] (pixelX, pixelY, tick), sorted by (pixelX, pixelY, tick), unique
+//   q      f32[E]  input charge per cell, electrons (for electronics_forward /
+//                  electronics_backward: the integrated charge Q_int)
+//   qi     f32[E]  electronics_integrate output: Q_int[e] = Σ (q + noise) over cells of
+//                  the same pixel with tick in (tick_e − W, tick_e]
 //   value  f32[E]  forward output: the differentiable value (electrons or ADC counts)
 //   adc    i32[E]  forward output: digitised counts min(round(max(a, 0)), N − 1), a the
 //                  unrounded ADC with pedestal; round half to even (WGSL round = numpy.around)
 //   g      f32[E]  backward input ∂L/∂value
-//   gq     f32[E]  backward output ∂L/∂q
-// Grid: one invocation per cell, 1-D folded into y.
+//   gq     f32[E]  backward output: ∂L/∂Q_int (electronics_backward) or ∂L/∂q
+//                  (electronics_integrate_backward)
+//   gi     f32[E]  electronics_integrate_backward input ∂L/∂Q_int
+// Grid: one invocation per cell, 1-D folded into y. Integration and its
+// backward are gathers over at most W − 1 neighbours in the sorted list: no
+// atomics, fixed summation order, bitwise deterministic.
 
 struct Params {
   e: u32,
@@ -25,9 +38,27 @@ struct Params {
   v_ref: f32,
   v_cm: f32,
   v_ped: f32,
+  // integration window W (ticks, ≥ 1)
+  window_ticks: u32,
+  // 1: add noise σ_n·z to every input cell before integration
+  use_noise: u32,
+  noise_sigma: f32,
+  // Philox key: the float64 bits of the seed (low word, high word)
+  seed_lo: u32,
+  seed_hi: u32,
 }
 
 override WG: u32 = 256;
+
+const PHILOX_M0: u32 = 0xd2511f53u;
+const PHILOX_M1: u32 = 0xcd9e8d57u;
+const PHILOX_W0: u32 = 0x9e3779b9u;
+const PHILOX_W1: u32 = 0xbb67ae85u;
+const PHILOX_ROUNDS: u32 = 10u;
+const TWO_POW_M24: f32 = 0x1p-24f;
+const TWO_PI: f32 = 6.283185307179586;
+// Fourth counter word: a stream tag, so other drift noise can use other streams.
+const NOISE_STREAM: u32 = 0x454c4543u;
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read_write> value: array<f32>;
@@ -35,6 +66,60 @@ override WG: u32 = 256;
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<storage, read_write> gq: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
+@group(0) @binding(6) var<storage, read> cells: array<i32>;
+@group(0) @binding(7) var<storage, read_write> qi: array<f32>;
+@group(0) @binding(8) var<storage, read> gi: array<f32>;
+
+// High word of a 32 x 32-bit product from 16-bit halves (no 64-bit integers
+// in WGSL); identical to mulhi32 in src/kernels/photon-mc/philox.ts.
+fn mulhi32(a: u32, b: u32) -> u32 {
+  let a_lo = a & 0xffffu;
+  let a_hi = a >> 16u;
+  let b_lo = b & 0xffffu;
+  let b_hi = b >> 16u;
+  let ll = a_lo * b_lo;
+  let lh = a_lo * b_hi;
+  let hl = a_hi * b_lo;
+  let hh = a_hi * b_hi;
+  let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+  return hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+}
+
+// Philox4x32-10 (as philox4x32 in src/kernels/photon-mc/philox.ts).
+fn philox(counter: vec4<u32>, key_in: vec2<u32>) -> vec4<u32> {
+  var x = counter;
+  var key = key_in;
+  for (var r = 0u; r < PHILOX_ROUNDS; r++) {
+    if (r > 0u) {
+      key = key + vec2<u32>(PHILOX_W0, PHILOX_W1);
+    }
+    let hi0 = mulhi32(PHILOX_M0, x.x);
+    let lo0 = PHILOX_M0 * x.x;
+    let hi1 = mulhi32(PHILOX_M1, x.z);
+    let lo1 = PHILOX_M1 * x.z;
+    x = vec4<u32>(hi1 ^ x.y ^ key.x, lo1, hi0 ^ x.w ^ key.y, lo0);
+  }
+  return x;
+}
+
+// Standard normal draw for cell j, keyed by (seed, pixelX, pixelY, tick) only:
+// Box–Muller on two 24-bit uniforms, u1 in (0, 1] (finite log), u2 in [0, 1).
+fn noise_at(j: u32) -> f32 {
+  let c = vec4<u32>(bitcast<u32>(cells[3u * j]), bitcast<u32>(cells[3u * j + 1u]), bitcast<u32>(cells[3u * j + 2u]), NOISE_STREAM);
+  let r = philox(c, vec2<u32>(params.seed_lo, params.seed_hi));
+  let u1 = f32((r.x >> 8u) + 1u) * TWO_POW_M24;
+  let u2 = f32(r.y >> 8u) * TWO_POW_M24;
+  return sqrt(-2.0 * log(u1)) * cos(TWO_PI * u2);
+}
+
+fn charge_at(j: u32) -> f32 {
+  if (params.use_noise == 1u) { return q[j] + params.noise_sigma * noise_at(j); }
+  return q[j];
+}
+
+fn same_pixel(a: u32, b: u32) -> bool {
+  return cells[3u * a] == cells[3u * b] && cells[3u * a + 1u] == cells[3u * b + 1u];
+}
 
 // Numerically stable logistic function.
 fn sigmoid(z: f32) -> f32 {
@@ -47,6 +132,41 @@ fn thresholded(Q: f32) -> f32 {
   if (params.apply_threshold == 0u) { return Q; }
   if (params.width > 0.0) { return Q * sigmoid((Q - params.threshold) / params.width); }
   return select(0.0, Q, Q >= params.threshold);
+}
+
+// Q_int[i]: walk back over the preceding cells of the same pixel while their
+// tick is in (tick_i − W, tick_i]; ticks are unique, so at most W − 1 steps.
+// Summed from the earliest cell on, as the reference accumulates in entry order.
+@compute @workgroup_size(WG)
+fn electronics_integrate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.e) { return; }
+  let tick_lo = cells[3u * i + 2u] - i32(params.window_ticks);
+  var j0 = i;
+  for (var k = 1u; k < params.window_ticks && k <= i; k++) {
+    let j = i - k;
+    if (!same_pixel(i, j) || cells[3u * j + 2u] <= tick_lo) { break; }
+    j0 = j;
+  }
+  var acc = 0.0;
+  for (var j = j0; j <= i; j++) { acc += charge_at(j); }
+  qi[i] = acc;
+}
+
+// ∂L/∂q[i] = Σ ∂L/∂Q_int[j] over the following cells j ≥ i of the same pixel
+// with tick_j − W < tick_i: the transpose of electronics_integrate, as a gather.
+@compute @workgroup_size(WG)
+fn electronics_integrate_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.e) { return; }
+  let tick_hi = cells[3u * i + 2u] + i32(params.window_ticks);
+  var acc = gi[i];
+  for (var k = 1u; k < params.window_ticks && i + k < params.e; k++) {
+    let j = i + k;
+    if (!same_pixel(i, j) || cells[3u * j + 2u] >= tick_hi) { break; }
+    acc += gi[j];
+  }
+  gq[i] = acc;
 }
 
 @compute @workgroup_size(WG)
