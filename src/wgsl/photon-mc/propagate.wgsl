@@ -73,11 +73,6 @@ override WG: u32 = 64;
 // Per-photon records for tests and debugging (fates, path, first scattering angle).
 override RECORD: bool = false;
 
-const PHILOX_M0: u32 = 0xd2511f53u;
-const PHILOX_M1: u32 = 0xcd9e8d57u;
-const PHILOX_W0: u32 = 0x9e3779b9u;
-const PHILOX_W1: u32 = 0xbb67ae85u;
-const PHILOX_ROUNDS: u32 = 10u;
 
 const LANE_TRANSPORT: u32 = 0u;
 const LANE_SURFACE: u32 = 1u;
@@ -94,7 +89,6 @@ const WALL_ABSORB: u32 = 0u;
 const WALL_SPECULAR: u32 = 1u;
 const SHAPE_RECT: u32 = 0u;
 
-const TWO_POW_M24: f32 = 0x1p-24f;
 const TWO_PI: f32 = 6.283185307179586;
 // Stands in for an infinite free path when a process is disabled (WGSL has no infinity literal).
 const FAR_CM: f32 = 3.0e38;
@@ -114,36 +108,7 @@ const WG_TALLY_SOURCES: u32 = 2u;
 
 var<workgroup> wg_tally: array<atomic<u32>, 8>;
 
-// High word of a 32 x 32-bit product from 16-bit halves (no 64-bit integers
-// in WGSL); identical to mulhi32 in philox.ts.
-fn mulhi32(a: u32, b: u32) -> u32 {
-  let a_lo = a & 0xffffu;
-  let a_hi = a >> 16u;
-  let b_lo = b & 0xffffu;
-  let b_hi = b >> 16u;
-  let ll = a_lo * b_lo;
-  let lh = a_lo * b_hi;
-  let hl = a_hi * b_lo;
-  let hh = a_hi * b_hi;
-  let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
-  return hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
-}
-
-fn philox(counter: vec4<u32>, key_in: vec2<u32>) -> vec4<u32> {
-  var x = counter;
-  var key = key_in;
-  for (var r = 0u; r < PHILOX_ROUNDS; r++) {
-    if (r > 0u) {
-      key = key + vec2<u32>(PHILOX_W0, PHILOX_W1);
-    }
-    let hi0 = mulhi32(PHILOX_M0, x.x);
-    let lo0 = PHILOX_M0 * x.x;
-    let hi1 = mulhi32(PHILOX_M1, x.z);
-    let lo1 = PHILOX_M1 * x.z;
-    x = vec4<u32>(hi1 ^ x.y ^ key.x, lo1, hi0 ^ x.w ^ key.y, lo0);
-  }
-  return x;
-}
+// #include "common/philox"
 
 // [0, 1 - 2^-24] on the 24-bit grid; exact in f32 (u32ToUnit).
 fn unit_closed_open(w: u32) -> f32 {
