@@ -18,6 +18,8 @@
 //   URESNET_TIME_LIMIT_S  stop training after this many seconds (default: no limit)
 //   URESNET_RESUME        start from these weights (same depth and filters); training events continue
 //                         after the checkpoint's "step" metadata. Adam's moments start afresh.
+//   URESNET_CLASS_WEIGHTS comma-separated cross-entropy weights, one per class (shower, track, Michel,
+//                         delta, low-energy), e.g. 2,1,4,4,1; default: unweighted
 //
 //   node examples/uresnet/train.mjs --demo-checkpoint
 // trains a small model (depth 3, 8 filters) briefly and writes
@@ -49,6 +51,7 @@ const evalEvents = env('URESNET_EVAL_EVENTS', demo ? 8 : 32);
 const timeLimit = env('URESNET_TIME_LIMIT_S', Infinity);
 const checkpoint = demo ? fileURLToPath(new URL('./uresnet-small.safetensors', import.meta.url)) : process.env.URESNET_CHECKPOINT;
 const every = env('URESNET_CKPT_EVERY', 0);
+const classWeights = process.env.URESNET_CLASS_WEIGHTS ? process.env.URESNET_CLASS_WEIGHTS.split(',').map(Number) : undefined;
 
 /** Event `seed` as a labelled segmentation event (energy in MeV as the one input feature). */
 function event(seed) {
@@ -69,7 +72,8 @@ if (process.env.URESNET_RESUME) {
   startStep = Number(file.metadata.step ?? 0);
   console.log(`resumed from ${process.env.URESNET_RESUME} (step ${startStep})`);
 }
-const trainer = new UResNetTrainer(model, { adam: { lr: lr0 } });
+const trainer = new UResNetTrainer(model, { adam: { lr: lr0 }, ...(classWeights ? { classWeights } : {}) });
+if (classWeights) console.log(`class weights ${classWeights.join(', ')}`);
 
 const t0 = performance.now();
 let voxels = 0;

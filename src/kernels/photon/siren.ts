@@ -31,6 +31,7 @@ const spec = (entryPoint: string): KernelSpec => ({ name: `photon.${entryPoint}`
 const forwardSpec = spec('siren_forward');
 const backwardSpec = spec('siren_backward');
 const partialSpec = spec('weight_grad_partial');
+const biasPartialSpec = spec('bias_grad_partial');
 const reduceSpec = spec('weight_grad_reduce');
 const packSpec = spec('pack_transpose');
 const biasActSpec = spec('bias_activation');
@@ -39,9 +40,10 @@ const actBackwardSpec = spec('activation_backward');
 /** Threads per workgroup of the fused kernels and of the elementwise helpers. */
 const FUSED_WG = 64;
 const ELEM_WG = 256;
-/** Output block side and row slab of weight_grad_partial. */
+/** Output block side and row slab of weight_grad_partial; threads of bias_grad_partial. */
 const WG_BLOCK = 64;
 const WG_SLAB = 16;
+const BIAS_WG = 64;
 /** Aim for at least this many workgroups per weight-gradient dispatch (fills a large GPU). */
 const WG_TARGET_GROUPS = 512;
 /** Rows per slice at least: fewer, longer slices amortise the partial writes and their reduction. */
@@ -296,33 +298,30 @@ function weightGradients(
   const group = run.jac ? 4 : 1;
   for (const [l, layer] of run.layout.layers.entries()) {
     const cols = layer.inFeatures + 1;
-    const blocks = Math.ceil(cols / WG_BLOCK) * Math.ceil(layer.outFeatures / WG_BLOCK);
+    const blocks = Math.ceil(layer.inFeatures / WG_BLOCK) * Math.ceil(layer.outFeatures / WG_BLOCK);
     const n = layer.outFeatures * cols;
     const maxSlices = Math.max(1, Math.floor(ctx.limits.maxStorageBufferBindingSize / 4 / n));
     let slices = Math.min(maxSlices, Math.max(1, Math.ceil(WG_TARGET_GROUPS / blocks)), Math.max(1, Math.ceil(rows / WG_MIN_SLICE_ROWS)));
     const sliceRows = Math.ceil(Math.ceil(rows / slices) / WG_SLAB) * WG_SLAB;
     slices = Math.ceil(rows / sliceRows);
     const partial = empty(ctx, [slices * n], 'f32', { label: 'siren.partial' });
+    const wg = {
+      rows,
+      slice_rows: sliceRows,
+      n_out: layer.outFeatures,
+      n_in: layer.inFeatures,
+      a_stride: run.layout.zStride,
+      a_col: layer.zCol,
+      b_stride: run.layout.hStride,
+      b_col: layer.hCol,
+    };
     ctx.run(
       partialSpec,
-      {
-        a_src: ds,
-        b_src: hs,
-        partial,
-        wg: {
-          rows,
-          slice_rows: sliceRows,
-          n_out: layer.outFeatures,
-          n_in: layer.inFeatures,
-          a_stride: run.layout.zStride,
-          a_col: layer.zCol,
-          b_stride: run.layout.hStride,
-          b_col: layer.hCol,
-        },
-      },
-      [Math.ceil(cols / WG_BLOCK), Math.ceil(layer.outFeatures / WG_BLOCK), slices],
+      { a_src: ds, b_src: hs, partial, wg },
+      [Math.ceil(layer.inFeatures / WG_BLOCK), Math.ceil(layer.outFeatures / WG_BLOCK), slices],
       { GROUP: group },
     );
+    ctx.run(biasPartialSpec, { a_src: ds, partial, wg }, [Math.ceil(layer.outFeatures / BIAS_WG), 1, slices], { GROUP: group });
     ctx.run(
       reduceSpec,
       { parts: partial, gw: gW[l]!, gb: gb[l]!, rp: { n, n_in: layer.inFeatures, slices, accumulate: accumulate ? 1 : 0 } },

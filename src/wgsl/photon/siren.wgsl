@@ -425,7 +425,7 @@ struct WgParams {
   b_col: u32,
 }
 
-const BT: u32 = 64u;     // output block side (out × (in + 1))
+const BT: u32 = 64u;     // output block side (out × in)
 const SLAB: u32 = 16u;   // rows staged per step
 override GROUP: u32 = 1u; // rows per point: 1 (plain) or 4 (JAC); a pipeline constant so r / GROUP is a shift
 
@@ -434,7 +434,7 @@ override GROUP: u32 = 1u; // rows per point: 1 (plain) or 4 (JAC); a pipeline co
 @group(0) @binding(22) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(23) var<uniform> wg: WgParams;
 
-// [SLAB][BT / 4] vec4: each thread reads four consecutive i (or k) at once.
+// [SLAB][BT / 4] vec4: tile_a[rr * 16 + q] holds rows i0 + 4q … 4q + 3 of slab row rr.
 var<workgroup> tile_a: array<vec4<f32>, 256>;
 var<workgroup> tile_b: array<vec4<f32>, 256>;
 
@@ -442,63 +442,94 @@ fn grouped_index(r: u32, stride: u32, col: u32) -> u32 {
   return ((r / GROUP) * stride + col) * GROUP + r % GROUP;
 }
 
-// Grid: (ceil((n_in + 1) / BT), ceil(n_out / BT), slices); 16×16 threads, a
-// 4×4 register block each (16 FMAs per two vec4 workgroup-memory reads).
-@compute @workgroup_size(16, 16)
+// Σ_r A[r, i] · B[r, k] over one row slice for a 64 × 64 block of (i, k).
+// Grid: (ceil(n_in / BT), ceil(n_out / BT), slices); 8×8 threads, each an
+// 8×8 register block: rows i0 + 4ty + (0…3) and i0 + 32 + 4ty + (0…3),
+// columns k0 + 4tx + (0…3) and k0 + 32 + 4tx + (0…3). Each vec4 read from
+// workgroup memory feeds 16 FMAs (the split halves keep neighbouring threads
+// on neighbouring 16-byte words). The bias column (k = n_in) is
+// bias_grad_partial's, so no block is spent on a single column.
+@compute @workgroup_size(8, 8)
 fn weight_grad_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let i0 = wid.y * BT;
   let k0 = wid.x * BT;
   let r_begin = wid.z * wg.slice_rows;
   let r_end = min(wg.rows, r_begin + wg.slice_rows);
-  let tid = lid.y * 16u + lid.x;
-  var acc0 = vec4<f32>(0.0);
-  var acc1 = vec4<f32>(0.0);
-  var acc2 = vec4<f32>(0.0);
-  var acc3 = vec4<f32>(0.0);
+  let tid = lid.y * 8u + lid.x;
+  var a0l = vec4<f32>(0.0); var a0h = vec4<f32>(0.0); var a1l = vec4<f32>(0.0); var a1h = vec4<f32>(0.0);
+  var a2l = vec4<f32>(0.0); var a2h = vec4<f32>(0.0); var a3l = vec4<f32>(0.0); var a3h = vec4<f32>(0.0);
+  var a4l = vec4<f32>(0.0); var a4h = vec4<f32>(0.0); var a5l = vec4<f32>(0.0); var a5h = vec4<f32>(0.0);
+  var a6l = vec4<f32>(0.0); var a6h = vec4<f32>(0.0); var a7l = vec4<f32>(0.0); var a7h = vec4<f32>(0.0);
+  let i_in = i0 + tid < wg.n_out;
+  let k_in = k0 + tid < wg.n_in;
   for (var r0 = r_begin; r0 < r_end; r0 += SLAB) {
-    for (var q = 0u; q < 4u; q++) {
-      let e = tid + q * 256u;
-      let rr = e / BT;
-      let cc = e % BT;
+    // Thread tid stages column tid of every slab row: consecutive threads read consecutive addresses.
+    for (var rr = 0u; rr < SLAB; rr++) {
       let r = r0 + rr;
       var va = 0.0;
       var vb = 0.0;
       if (r < r_end) {
-        let i = i0 + cc;
-        if (i < wg.n_out) { va = a_src[grouped_index(r, wg.a_stride, wg.a_col + i)]; }
-        let k = k0 + cc;
-        if (k < wg.n_in) { vb = b_src[grouped_index(r, wg.b_stride, wg.b_col + k)]; }
-        else if (k == wg.n_in && r % GROUP == 0u) { vb = 1.0; }
+        if (i_in) { va = a_src[grouped_index(r, wg.a_stride, wg.a_col + i0 + tid)]; }
+        if (k_in) { vb = b_src[grouped_index(r, wg.b_stride, wg.b_col + k0 + tid)]; }
       }
-      tile_a[rr * 16u + cc / 4u][cc % 4u] = va;
-      tile_b[rr * 16u + cc / 4u][cc % 4u] = vb;
+      tile_a[rr * 16u + tid / 4u][tid % 4u] = va;
+      tile_b[rr * 16u + tid / 4u][tid % 4u] = vb;
     }
     workgroupBarrier();
     for (var rr = 0u; rr < SLAB; rr++) {
-      let av = tile_a[rr * 16u + lid.y];
-      let bv = tile_b[rr * 16u + lid.x];
-      acc0 = fma(vec4<f32>(av.x), bv, acc0);
-      acc1 = fma(vec4<f32>(av.y), bv, acc1);
-      acc2 = fma(vec4<f32>(av.z), bv, acc2);
-      acc3 = fma(vec4<f32>(av.w), bv, acc3);
+      let al = tile_a[rr * 16u + lid.y];
+      let ah = tile_a[rr * 16u + 8u + lid.y];
+      let bl = tile_b[rr * 16u + lid.x];
+      let bh = tile_b[rr * 16u + 8u + lid.x];
+      a0l = fma(vec4<f32>(al.x), bl, a0l); a0h = fma(vec4<f32>(al.x), bh, a0h);
+      a1l = fma(vec4<f32>(al.y), bl, a1l); a1h = fma(vec4<f32>(al.y), bh, a1h);
+      a2l = fma(vec4<f32>(al.z), bl, a2l); a2h = fma(vec4<f32>(al.z), bh, a2h);
+      a3l = fma(vec4<f32>(al.w), bl, a3l); a3h = fma(vec4<f32>(al.w), bh, a3h);
+      a4l = fma(vec4<f32>(ah.x), bl, a4l); a4h = fma(vec4<f32>(ah.x), bh, a4h);
+      a5l = fma(vec4<f32>(ah.y), bl, a5l); a5h = fma(vec4<f32>(ah.y), bh, a5h);
+      a6l = fma(vec4<f32>(ah.z), bl, a6l); a6h = fma(vec4<f32>(ah.z), bh, a6h);
+      a7l = fma(vec4<f32>(ah.w), bl, a7l); a7h = fma(vec4<f32>(ah.w), bh, a7h);
     }
     workgroupBarrier();
   }
   let cols = wg.n_in + 1u;
   let base = wid.z * wg.n_out * cols;
-  let i = i0 + lid.y * 4u;
-  let k = k0 + lid.x * 4u;
-  store_partial(base, i, k, cols, acc0);
-  store_partial(base, i + 1u, k, cols, acc1);
-  store_partial(base, i + 2u, k, cols, acc2);
-  store_partial(base, i + 3u, k, cols, acc3);
+  let il = i0 + lid.y * 4u;
+  let ih = il + 32u;
+  let kl = k0 + lid.x * 4u;
+  let kh = kl + 32u;
+  store_partial(base, il, kl, cols, a0l); store_partial(base, il, kh, cols, a0h);
+  store_partial(base, il + 1u, kl, cols, a1l); store_partial(base, il + 1u, kh, cols, a1h);
+  store_partial(base, il + 2u, kl, cols, a2l); store_partial(base, il + 2u, kh, cols, a2h);
+  store_partial(base, il + 3u, kl, cols, a3l); store_partial(base, il + 3u, kh, cols, a3h);
+  store_partial(base, ih, kl, cols, a4l); store_partial(base, ih, kh, cols, a4h);
+  store_partial(base, ih + 1u, kl, cols, a5l); store_partial(base, ih + 1u, kh, cols, a5h);
+  store_partial(base, ih + 2u, kl, cols, a6l); store_partial(base, ih + 2u, kh, cols, a6h);
+  store_partial(base, ih + 3u, kl, cols, a7l); store_partial(base, ih + 3u, kh, cols, a7h);
 }
 
+// Columns k ≥ n_in belong to bias_grad_partial.
 fn store_partial(base: u32, i: u32, k: u32, cols: u32, v: vec4<f32>) {
   if (i >= wg.n_out) { return; }
   for (var c = 0u; c < 4u; c++) {
-    if (k + c < cols) { partial[base + i * cols + k + c] = v[c]; }
+    if (k + c < wg.n_in) { partial[base + i * cols + k + c] = v[c]; }
   }
+}
+
+const BIAS_WG: u32 = 64u;
+
+// Bias column of the partials: Σ_r A[r, i] over the value rows (r % GROUP == 0)
+// of one slice, in row order. Grid: (ceil(n_out / BIAS_WG), 1, slices).
+@compute @workgroup_size(BIAS_WG)
+fn bias_grad_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let i = wid.x * BIAS_WG + lid.x;
+  if (i >= wg.n_out) { return; }
+  let r_begin = wid.z * wg.slice_rows;
+  let r_end = min(wg.rows, r_begin + wg.slice_rows);
+  var s = 0.0;
+  for (var r = r_begin; r < r_end; r += GROUP) { s += a_src[grouped_index(r, wg.a_stride, wg.a_col + i)]; }
+  let cols = wg.n_in + 1u;
+  partial[wid.z * wg.n_out * cols + i * cols + wg.n_in] = s;
 }
 
 struct ReduceParams {
