@@ -9,8 +9,10 @@
 //   PHOTON_CONFIGS=2x2,icarus presets to run
 //   PHOTON_PATHS=fused,per-layer
 //   PHOTON_TFJS=1             0 skips tfjs
+//   PHOTON_PASSES=forward,forward+backward  passes to time (every path and tfjs)
 //   PHOTON_SAMPLES=1          benchmark.js minimum samples for heavy cases
 //   PHOTON_SUITE=photon       results file name under bench/results/
+//   PHOTON_NOTE=...           an extra note for the results file (run conditions)
 import { backward, noGrad, tensor } from '../dist/index.js';
 import { kernelTimeMs, machineInfo, setupGpu, setupTfjs, timeAsync, writeResults } from './harness.mjs';
 
@@ -23,6 +25,8 @@ const configs = (process.env.PHOTON_CONFIGS ?? '2x2,icarus').split(',');
 const paths = (process.env.PHOTON_PATHS ?? 'fused,per-layer').split(',');
 const useTfjs = process.env.PHOTON_TFJS !== '0';
 const minSamples = Number(process.env.PHOTON_SAMPLES ?? 1);
+const passes = (process.env.PHOTON_PASSES ?? 'forward,forward+backward').split(',');
+for (const p of passes) if (p !== 'forward' && p !== 'forward+backward') throw new Error(`unknown pass ${p}; use forward or forward+backward`);
 const presets = { '2x2': SIREN_PRESET_2X2, icarus: SIREN_PRESET_ICARUS };
 
 const { gpu, ctx } = await setupGpu();
@@ -102,10 +106,14 @@ for (const name of configs) {
       for (const p of net.parameters()) { p.grad?.dispose(); p.grad = null; }
     };
     // kernelTimeMs runs one warm-up call (pipeline compilation) before timing.
-    const kf = await kernelTimeMs(ctx, fwd, 1);
-    record(`ghostgrad ${path}`, 'forward', await timeAsync(`${name} ${path} fwd`, fwd, heavy), kf, flopsFwd);
-    const kfb = await kernelTimeMs(ctx, fwdBwd, 1);
-    record(`ghostgrad ${path}`, 'forward+backward', await timeAsync(`${name} ${path} fwd+bwd`, fwdBwd, heavy), kfb, flopsFwdBwd);
+    if (passes.includes('forward')) {
+      const kf = await kernelTimeMs(ctx, fwd, 1);
+      record(`ghostgrad ${path}`, 'forward', await timeAsync(`${name} ${path} fwd`, fwd, heavy), kf, flopsFwd);
+    }
+    if (passes.includes('forward+backward')) {
+      const kfb = await kernelTimeMs(ctx, fwdBwd, 1);
+      record(`ghostgrad ${path}`, 'forward+backward', await timeAsync(`${name} ${path} fwd+bwd`, fwdBwd, heavy), kfb, flopsFwdBwd);
+    }
   }
   if (tf) {
     const shapes = sirenLayerShapes(config);
@@ -131,10 +139,14 @@ for (const name of configs) {
       value.dispose();
       for (const g of Object.values(grads)) g.dispose();
     };
-    await tfFwd();
-    record('tfjs-webgpu', 'forward', await timeAsync(`${name} tfjs fwd`, tfFwd, heavy), null, flopsFwd);
-    await tfFwdBwd();
-    record('tfjs-webgpu', 'forward+backward', await timeAsync(`${name} tfjs fwd+bwd`, tfFwdBwd, heavy), null, flopsFwdBwd);
+    if (passes.includes('forward')) {
+      await tfFwd();
+      record('tfjs-webgpu', 'forward', await timeAsync(`${name} tfjs fwd`, tfFwd, heavy), null, flopsFwd);
+    }
+    if (passes.includes('forward+backward')) {
+      await tfFwdBwd();
+      record('tfjs-webgpu', 'forward+backward', await timeAsync(`${name} tfjs fwd+bwd`, tfFwdBwd, heavy), null, flopsFwdBwd);
+    }
     tx.dispose();
     for (const v of [...W, ...b]) v.dispose();
   }
@@ -146,13 +158,14 @@ for (const name of configs) {
 writeResults(process.env.PHOTON_SUITE ?? 'photon', {
   rows,
   columns: ['config', 'impl', 'pass', 'batch', 'wallMs', 'kernelMs', 'pointsPerSec', 'gflops', 'samples'],
-  meta: { ...machineInfo(ctx), batch, configs, paths },
+  meta: { ...machineInfo(ctx), batch, configs, paths, passes },
   notes: [
     'SIREN presets: 2x2 = 3→256×4→48, ICARUS = 3→512×6→180, sine output, ω0 = 30.',
     'GFLOP/s = 2·Σ in·out per point (forward; ×3 for forward+backward) / time; points/s = batch / time.',
     'kernelMs: sum of ghostgrad GPU kernel times per call from timestamp queries; rates use it when present, else wall time.',
     'tfjs-webgpu: the same network from tf.matMul/add/mul/sin, gradients by tf.variableGrads of Σy; wall time incl. readback.',
     'ghostgrad forward+backward computes dL/dW, dL/db and dL/dx with dL/dy = 1; the fused forward saves activations when one backward chunk (64 MiB) holds the batch, else the backward recomputes them per chunk.',
+    ...(process.env.PHOTON_NOTE ? [process.env.PHOTON_NOTE] : []),
   ],
 });
 await ctx.dispose();
