@@ -46,3 +46,14 @@ export {
   type SafetensorsFile,
   type SafetensorsTensor,
 } from './safetensors.js';
+export {
+  CONVERTED_FROM_KEY,
+  CONVERT_IGNORED_KEY,
+  CONVERT_PREFIX_KEY,
+  MINKOWSKI_URESNET_ANCHOR,
+  MINKOWSKI_URESNET_SOURCE,
+  convertMinkowskiUResNet,
+  toMinkowskiUResNet,
+  type ConvertMinkowskiOptions,
+  type ToMinkowskiOptions,
+} from './convert.js';
