@@ -1,9 +1,13 @@
 // Shared benchmark harness: one Dawn instance for ghostgrad and its peers,
 // benchmark.js for wall-clock statistics, timestamp queries for kernel time,
-// and JSON + Markdown results under bench/results/.
+// the PyTorch peer (bench/torch/peer.py, a child process), and JSON +
+// Markdown results under bench/results/ (or $BENCH_RESULTS_DIR).
 import Benchmark from 'benchmark';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { create, globals } from 'webgpu';
 import { createGpu } from '../dist/index.js';
 
@@ -86,9 +90,97 @@ export function machineInfo(ctx) {
   };
 }
 
-/** Writes bench/results/<suite>.json and .md. `rows` are flat objects; `columns` picks and orders them. */
+const TORCH_PEER_SCRIPT = fileURLToPath(new URL('./torch/peer.py', import.meta.url));
+
+/**
+ * Runs the PyTorch peer, `${TORCH_PYTHON ?? 'python3'} bench/torch/peer.py <subcommand> --key value …`,
+ * and returns its JSON ({ torch, device, deviceName, …, results: [row, …] }). Never throws: returns
+ * `{ unavailable: reason }` when TORCH_PEER=0, when python or torch is missing, or when the peer fails,
+ * so every suite still runs without PyTorch.
+ *
+ * `args` maps option names to values (`{ n: '1024,4096' }` → `--n 1024,4096`; null/undefined are left out).
+ * Environment: TORCH_PYTHON (interpreter), TORCH_PEER=0 (off), TORCH_DEVICE (auto|cuda|cpu),
+ * TORCH_PEER_THREADS, TORCH_PEER_WARMUP, TORCH_PEER_ITERS, TORCH_PEER_MAX_TIME (override the suite's
+ * choices), TORCH_PEER_TIMEOUT_S (kill the peer after this long, default 1800).
+ */
+export function torchPeer(subcommand, args = {}) {
+  if (process.env.TORCH_PEER === '0') return { unavailable: 'disabled by TORCH_PEER=0' };
+  const python = process.env.TORCH_PYTHON || 'python3';
+  const env = process.env;
+  const opts = {
+    device: env.TORCH_DEVICE,
+    ...args,
+    ...Object.fromEntries(
+      [['threads', env.TORCH_PEER_THREADS], ['warmup', env.TORCH_PEER_WARMUP], ['iters', env.TORCH_PEER_ITERS], ['max-time', env.TORCH_PEER_MAX_TIME]]
+        .filter(([, v]) => v !== undefined && v !== ''),
+    ),
+  };
+  const argv = [TORCH_PEER_SCRIPT, subcommand];
+  for (const [k, v] of Object.entries(opts)) if (v !== undefined && v !== null && v !== '') argv.push(`--${k}`, String(v));
+  const unavailable = (reason) => {
+    console.warn(`PyTorch peer unavailable (${subcommand}): ${reason}`);
+    return { unavailable: reason };
+  };
+  let r;
+  try {
+    r = spawnSync(python, argv, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 * 2 ** 20,
+      timeout: Number(env.TORCH_PEER_TIMEOUT_S || 1800) * 1e3,
+    });
+  } catch (e) {
+    return unavailable(`${python}: ${e.message}`);
+  }
+  if (r.error?.code === 'ENOENT') return unavailable(`${python} not found (set TORCH_PYTHON)`);
+  if (r.error?.code === 'ETIMEDOUT') return unavailable(`peer.py ran past TORCH_PEER_TIMEOUT_S = ${env.TORCH_PEER_TIMEOUT_S || 1800} s and was stopped`);
+  if (r.error) return unavailable(`${python}: ${r.error.message}`);
+  let out = null;
+  try {
+    out = JSON.parse((r.stdout ?? '').trim().split('\n').pop());
+  } catch {
+    out = null;
+  }
+  if (r.status === 0 && out && !out.error && !out.unavailable && Array.isArray(out.results)) return out;
+  const tail = (r.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+  if (out?.unavailable) return unavailable(out.unavailable);
+  if (out?.error) return unavailable(`peer.py failed: ${out.error}`);
+  if (r.signal) return unavailable(`peer.py killed by ${r.signal} (TORCH_PEER_TIMEOUT_S?)${tail ? `: ${tail}` : ''}`);
+  return unavailable(`peer.py exited with status ${r.status}${tail ? `: ${tail}` : ''}`);
+}
+
+/** Row label of the PyTorch peer: `pytorch-cuda` or `pytorch-cpu`. */
+export function torchImpl(peer) {
+  return `pytorch-${peer.device}`;
+}
+
+/** The results note about the PyTorch peer: version and device, or why it did not run. */
+export function torchNote(peer) {
+  if (!peer) return 'PyTorch peer: not run.';
+  if (peer.unavailable) return `PyTorch peer: not run (${peer.unavailable}).`;
+  const where = peer.device === 'cuda'
+    ? `CUDA ${peer.cuda ?? ''} on ${peer.deviceName}`
+    : `CPU only (${peer.deviceName}, ${peer.threads} CPU thread(s); no CUDA device, so these rows are not a GPU comparison)`;
+  return (
+    `PyTorch peer (${torchImpl(peer)} rows): torch ${peer.torch}, ${where}; fp32 with TF32 off; bench/torch/peer.py in a child process of this run, ` +
+    `${peer.warmup} warm-up call(s), then up to ${peer.iters} timed calls within ${peer.maxTime} s. kernelMs = CUDA-event span of one call on the GPU, idle gaps between launches included (none on CPU); ` +
+    'wallMs = wall time of one call including the copy of its result to the host.'
+  );
+}
+
+/** The meta entry for the PyTorch peer. */
+export function torchMeta(peer) {
+  if (!peer || peer.unavailable) return { unavailable: peer?.unavailable ?? 'not run' };
+  const { torch, device, deviceName, cuda, threads, dtype, tf32, float32MatmulPrecision } = peer;
+  return { torch, device, deviceName, cuda, threads, dtype, tf32, float32MatmulPrecision };
+}
+
+/**
+ * Writes bench/results/<suite>.json and .md (into $BENCH_RESULTS_DIR instead when it is set).
+ * `rows` are flat objects; `columns` picks and orders them.
+ */
 export function writeResults(suite, { rows, columns, meta, notes = [] }) {
-  const dir = new URL('./results/', import.meta.url);
+  const dir = process.env.BENCH_RESULTS_DIR ? pathToFileURL(resolve(process.env.BENCH_RESULTS_DIR) + '/') : new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   writeFileSync(new URL(`${suite}.json`, dir), JSON.stringify({ suite, meta, rows }, null, 2) + '\n');
   const fmt = (v) => (typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)) : v ?? '');

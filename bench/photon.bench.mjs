@@ -1,6 +1,8 @@
 // SIREN photon-visibility surrogate: ghostgrad's fused WGSL kernels vs its
 // per-layer path (core matmul + activation kernels) vs the same network in
-// tfjs-core + tfjs-backend-webgpu, on the same Dawn adapter in one process.
+// tfjs-core + tfjs-backend-webgpu, on the same Dawn adapter in one process,
+// and vs PyTorch (bench/torch/peer.py: nn.Linear + torch.sin, CUDA when
+// available, else CPU) in a child process of the same run.
 //
 //   npm run build && node bench/photon.bench.mjs
 //
@@ -13,8 +15,9 @@
 //   PHOTON_SAMPLES=1          benchmark.js minimum samples for heavy cases
 //   PHOTON_SUITE=photon       results file name under bench/results/
 //   PHOTON_NOTE=...           an extra note for the results file (run conditions)
+//   TORCH_PEER=0              skips PyTorch; TORCH_PYTHON picks the interpreter (see harness.mjs torchPeer)
 import { backward, noGrad, tensor } from '../dist/index.js';
-import { kernelTimeMs, machineInfo, setupGpu, setupTfjs, timeAsync, writeResults } from './harness.mjs';
+import { kernelTimeMs, machineInfo, setupGpu, setupTfjs, timeAsync, torchImpl, torchMeta, torchNote, torchPeer, writeResults } from './harness.mjs';
 
 const gg = await import('../dist/index.js');
 const photon = gg.createSiren ? gg : await import('../dist/kernels/photon/index.js');
@@ -69,6 +72,7 @@ function registerTfjsGradients(tf) {
 }
 const rows = [];
 const heavy = { minSamples, maxTime: 0.1 };
+let torch = null;
 
 const xHost = Float32Array.from({ length: batch * 3 }, (_, i) => (((i * 7919) % 2000) / 1000 - 1) * 0.999);
 
@@ -150,6 +154,12 @@ for (const name of configs) {
     tx.dispose();
     for (const v of [...W, ...b]) v.dispose();
   }
+  if (!torch?.unavailable) {
+    torch = torchPeer('siren', { config: name, batch, pass: passes.join(',') });
+    for (const r of torch.results ?? []) {
+      record(torchImpl(torch), r.pass, { meanMs: r.wallReadbackMs, samples: r.samples }, r.gpuMs, r.pass === 'forward' ? flopsFwd : flopsFwdBwd);
+    }
+  }
   x.dispose();
   gOut.dispose();
   net.dispose();
@@ -158,13 +168,15 @@ for (const name of configs) {
 writeResults(process.env.PHOTON_SUITE ?? 'photon', {
   rows,
   columns: ['config', 'impl', 'pass', 'batch', 'wallMs', 'kernelMs', 'pointsPerSec', 'gflops', 'samples'],
-  meta: { ...machineInfo(ctx), batch, configs, paths, passes },
+  meta: { ...machineInfo(ctx), batch, configs, paths, passes, torch: torchMeta(torch) },
   notes: [
     'SIREN presets: 2x2 = 3→256×4→48, ICARUS = 3→512×6→180, sine output, ω0 = 30.',
     'GFLOP/s = 2·Σ in·out per point (forward; ×3 for forward+backward) / time; points/s = batch / time.',
     'kernelMs: sum of ghostgrad GPU kernel times per call from timestamp queries; rates use it when present, else wall time.',
     'tfjs-webgpu: the same network from tf.matMul/add/mul/sin, gradients by tf.variableGrads of Σy; wall time incl. readback.',
     'ghostgrad forward+backward computes dL/dW, dL/db and dL/dx with dL/dy = 1; the fused forward saves activations when one backward chunk (64 MiB) holds the batch, else the backward recomputes them per chunk.',
+    'PyTorch: the same network from nn.Linear and torch.sin (forward under no_grad; forward+backward = backward of Σy to weights, biases and x), same inputs; weights drawn by torch with the same SIREN bounds.',
+    torchNote(torch),
     ...(process.env.PHOTON_NOTE ? [process.env.PHOTON_NOTE] : []),
   ],
 });

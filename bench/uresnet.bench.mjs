@@ -4,6 +4,9 @@
 // per batch, kernel time from ctx.profiler (timestamp queries, where the
 // adapter has them) and peak GPU memory. Every timed call builds its
 // coordinate set and kernel maps from scratch, as a training step does.
+// The PyTorch peer (bench/torch/peer.py: the same network as gather-GEMM-scatter
+// in plain PyTorch, CUDA when available, else CPU) runs each case's batch in a
+// child process; TORCH_PEER=0 skips it, TORCH_PYTHON picks the interpreter.
 //
 // Environment (all optional):
 //   URESNET_CASES    "voxels x batch" list, default "5000x1,57000x16"
@@ -16,7 +19,10 @@ import { noGrad, backward } from '../dist/autodiff/tape.js';
 import { generateEvent } from '../dist/events/index.js';
 import { UResNet } from '../dist/models/index.js';
 import { sparseTensor, sparseCrossEntropy } from '../dist/kernels/sparse/index.js';
-import { kernelTimeMs, machineInfo, setupGpu, timeAsync, writeResults } from './harness.mjs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { kernelTimeMs, machineInfo, setupGpu, timeAsync, torchImpl, torchMeta, torchNote, torchPeer, writeResults } from './harness.mjs';
 
 const cases = (process.env.URESNET_CASES ?? '5000x1,57000x16').split(',').map((s) => s.split('x').map(Number));
 const depth = Number(process.env.URESNET_DEPTH ?? 5);
@@ -56,6 +62,39 @@ function makeBatch(voxels, batch) {
 
 const model = new UResNet(ctx, { depth, filters, reps });
 const rows = [];
+let torch = null;
+
+/** The same batch through the PyTorch peer: coords, energy and labels go to it as raw little-endian files. */
+function runTorch(data, batch) {
+  const dir = mkdtempSync(join(os.tmpdir(), 'ghostgrad-uresnet-torch-'));
+  try {
+    const file = (name, arr) => {
+      const path = join(dir, name);
+      writeFileSync(path, new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
+      return path;
+    };
+    const peer = torchPeer('uresnet', {
+      coords: file('coords.i32', data.coords),
+      feats: file('energy.f32', data.energy),
+      labels: file('labels.i32', data.labels),
+      depth,
+      filters,
+      reps,
+      pass: skipFb ? 'forward' : 'forward,forward+backward',
+      ...(fast ? { warmup: 1, iters: 1 } : {}),
+    });
+    for (const r of peer.results ?? []) {
+      rows.push({
+        impl: torchImpl(peer), mode: r.pass, voxels: r.voxels, batch, wallMs: r.wallReadbackMs, kernelMs: r.gpuMs,
+        peakMB: r.peakMB, mapMs: r.mapMs, samples: r.samples, rme: r.rme,
+      });
+      console.error(`${torchImpl(peer)} ${r.pass} ${r.voxels} voxels × batch ${batch}: ${r.wallMs.toFixed(1)} ms wall (maps ${r.mapMs.toFixed(1)} ms)`);
+    }
+    return peer;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 for (const [voxels, batch] of cases) {
   const data = makeBatch(voxels, batch);
   const n = data.energy.length;
@@ -99,25 +138,28 @@ for (const [voxels, batch] of cases) {
     const peak = ctx.stats().peakLiveBytes - live0;
     const wall = await timeAsync(`${mode} ${n}x${batch}`, fn, opts);
     const kernel = await kernelTimeMs(ctx, fn, fast ? 1 : 2);
-    rows.push({ mode, voxels: n, batch, wallMs: wall.meanMs, kernelMs: kernel, peakMB: mb(peak), samples: wall.samples, rme: wall.rmePercent });
+    rows.push({ impl: 'ghostgrad', mode, voxels: n, batch, wallMs: wall.meanMs, kernelMs: kernel, peakMB: mb(peak), samples: wall.samples, rme: wall.rmePercent });
     console.error(`${mode} ${n} voxels × batch ${batch}: ${wall.meanMs.toFixed(1)} ms wall, kernel ${kernel?.toFixed(1) ?? 'n/a'} ms, peak ${mb(peak).toFixed(1)} MiB`);
   };
   await measure('forward', fwd);
   if (!skipFb) await measure('forward+backward', fb);
+  if (!torch?.unavailable) torch = runTorch(data, batch);
 }
 const params = model.numParameters();
 model.dispose();
 
 writeResults('uresnet', {
   rows,
-  columns: ['mode', 'voxels', 'batch', 'wallMs', 'kernelMs', 'peakMB', 'samples', 'rme'],
-  meta: { ...machineInfo(ctx), depth, filters, reps, params },
+  columns: ['impl', 'mode', 'voxels', 'batch', 'wallMs', 'kernelMs', 'peakMB', ...(rows.some((r) => r.mapMs != null) ? ['mapMs'] : []), 'samples', 'rme'],
+  meta: { ...machineInfo(ctx), depth, filters, reps, params, torch: torchMeta(torch) },
   notes: [
     `U-ResNet depth ${depth}, filters ${filters}, reps ${reps} (${params} parameters), f32, 5 classes; events from src/events (default preset), cropped to the voxel count.`,
     `forward: eval mode under noGrad, logits read back. ${soft ? 'Software adapter: few samples, figures are indicative only.' : ''}` + ' forward+backward: training-mode BatchNorm, cross-entropy, backward to every parameter (no optimizer step), one gradient read back.',
     'Each call builds a fresh coordinate set, hash tables and kernel maps (as a training step does). peakMB: peak of live GPU tensor bytes during one call, above what was live before it (weights excluded).',
     'kernelMs: sum of GPU timestamp-query time over all dispatches of one call (n/a where the adapter lacks timestamp-query). On a software adapter it can exceed wallMs: CPU contention and per-dispatch timestamps distort it.',
     'Published H200 figures for comparison (bf16, ResNet encoder, not a U-ResNet, other software): 5k voxels fwd+bwd spconv 6.8 ms, MinkowskiEngine 15.5 ms; 57k voxels fwd+bwd WarpConvNet 34.9 ms, MinkowskiEngine 72.1 ms. These are not run here; compare only on the same GPU class, and note the precision and network differ.',
+    'PyTorch peer: the same U-ResNet (same depth, filters, reps and parameter count; its own random weights) in plain PyTorch, no MinkowskiEngine: kernel maps from int64 coordinate keys with torch.sort + torch.searchsorted (submanifold 3³) and torch.unique (stride 2; the transposed conv reuses that map), convolutions as Σ_k index_add_(out, x[in] @ W[k]), nn.BatchNorm1d over active sites, cross-entropy for forward+backward. Each timed call uploads coords, features and labels from the host and rebuilds every map; mapMs is the map building alone. peakMB (CUDA only): torch.cuda.max_memory_allocated during one call above what was allocated before it.',
+    torchNote(torch),
   ],
 });
 await ctx.dispose();
