@@ -6,7 +6,11 @@
  * Forward and input gradient are output-stationary gathers over a
  * {@link GpuKernelMap} (`outputStationary` for the forward,
  * `inputStationary` with W[k]ᵀ for dX): each output row is written by one
- * thread, with no scatter and no atomics. The weight and bias gradients are
+ * thread, with no scatter and no atomics. A second algorithm
+ * ('pairs', see {@link setSparseConvAlgorithm}; WGSL
+ * `src/wgsl/sparse/conv-pairs.wgsl`) (the default) computes the same two products as a
+ * per-offset gather–GEMM–scatter over compacted pair lists, one dispatch per
+ * offset in ascending order. The weight and bias gradients are
  * two-pass reductions (per-chunk partials, then a sum in chunk order). Every
  * summation order depends only on shapes, so results are bitwise
  * reproducible run to run.
@@ -22,6 +26,7 @@ import { checkDType } from '../checks.js';
 import { perAxis, type SpatialDim } from './coords.js';
 import { kernelOffsets, kernelVolumeOf } from './kernel-map.reference.js';
 import {
+  KernelMapGpu,
   MAX_KERNEL_VOLUME,
   stridedCoordinateSet,
   stridedMap,
@@ -36,6 +41,57 @@ const gatherSpec: KernelSpec = { name: 'sparse.conv_gather', source, entryPoint:
 const dwSpec: KernelSpec = { name: 'sparse.conv_dw_partial', source, entryPoint: 'conv_dw_partial' };
 const biasSpec: KernelSpec = { name: 'sparse.bias_partial', source, entryPoint: 'bias_partial' };
 const sumSpec: KernelSpec = { name: 'sparse.sum_chunks', source, entryPoint: 'sum_chunks' };
+const pairsSource = wgsl('sparse/conv-pairs');
+const compactSpec: KernelSpec = { name: 'sparse.pair_compact', source: pairsSource, entryPoint: 'pair_compact' };
+const initSpec: KernelSpec = { name: 'sparse.conv_init', source: pairsSource, entryPoint: 'conv_init' };
+const pairsSpec: KernelSpec = { name: 'sparse.conv_pairs', source: pairsSource, entryPoint: 'conv_pairs' };
+
+/**
+ * Algorithm of the sparse convolution forward and input gradient (see
+ * {@link setSparseConvAlgorithm}).
+ */
+export type SparseConvAlgorithm = 'output-tile' | 'pairs';
+
+const ALGORITHMS: readonly SparseConvAlgorithm[] = ['output-tile', 'pairs'];
+let convAlgorithm: SparseConvAlgorithm = 'pairs';
+
+/**
+ * Selects how sparse convolutions compute their forward and input gradient
+ * (process-wide; read at each dispatch, so it may be changed between calls).
+ * Weight and bias gradients are the same two-pass reductions under both.
+ *
+ * - `'output-tile'`: output-stationary gather. A workgroup takes a
+ *   tile of output rows and, for every offset that any row of the tile uses,
+ *   gathers the tile's neighbour rows (zeros where a row has none) and
+ *   multiplies them by W[k] in registers; one writer per output, one pass.
+ *   On sparse data (LArTPC tracks: ~4.5 neighbours of 27 per voxel, but
+ *   ~18–24 offsets used per tile) most of its multiply-adds are on zeros.
+ * - `'pairs'` (default): gather–GEMM–scatter (MinkowskiEngine / spconv style). Per
+ *   offset k, a compacted list of the real (input, output) pairs is built
+ *   once per kernel-map table and cached with the map (freed by its
+ *   `dispose()`); the output is initialised with the bias, then one dispatch
+ *   per offset, in ascending k, multiplies the gathered pair rows by W[k] and
+ *   adds the result to their output rows. Only real pairs are multiplied.
+ *   Within one offset each output row has at most one source, so the
+ *   read-add-write needs no atomics.
+ *
+ * Both are deterministic: every summation order depends only on the map and
+ * the shapes, so results are bitwise reproducible run to run. The two
+ * algorithms add the same terms in different orders (per-offset partial sums
+ * and bias first for 'pairs'), so their results differ by float32 rounding
+ * only.
+ */
+export function setSparseConvAlgorithm(algorithm: SparseConvAlgorithm): void {
+  if (!ALGORITHMS.includes(algorithm)) {
+    throw new InputValueError(`setSparseConvAlgorithm: unknown algorithm ${show(algorithm)}; use one of ${show(ALGORITHMS)}`);
+  }
+  convAlgorithm = algorithm;
+}
+
+/** The current sparse convolution algorithm (see {@link setSparseConvAlgorithm}). */
+export function getSparseConvAlgorithm(): SparseConvAlgorithm {
+  return convAlgorithm;
+}
 
 const THREADS = 256;
 /** Rows / channels per thread in the gather kernel. */
@@ -78,10 +134,105 @@ function foldTiles(maxPerDim: number, tiles: number): [number, number] {
   return [y, Math.ceil(tiles / Math.max(y, 1))];
 }
 
+/** Per-offset pair lists of one kernel-map table (see conv-pairs.wgsl). */
+class PairLists {
+  constructor(
+    /** i32 [V, rows]: output rows with a source at offset k, ascending (first pairCount[k] valid). */
+    readonly pairsOut: Tensor,
+    /** i32 [V, rows]: the matching source rows. */
+    readonly pairsIn: Tensor,
+    /** u32 [V]. */
+    readonly pairCount: Tensor,
+  ) {}
+  dispose(): void {
+    this.pairsOut.dispose();
+    this.pairsIn.dispose();
+    this.pairCount.dispose();
+  }
+}
+
+/** Compacts a table i32 [rows, V] into per-offset pair lists on the GPU (kept: the caller owns them). */
+function buildPairLists(table: Tensor, rows: number, kernelVolume: number): PairLists {
+  const ctx = table.ctx;
+  const pairsOut = empty(ctx, [kernelVolume, rows], 'i32', { label: 'sparse conv pairs (out rows)' }).keep();
+  const pairsIn = empty(ctx, [kernelVolume, rows], 'i32', { label: 'sparse conv pairs (in rows)' }).keep();
+  const pairCount = empty(ctx, [kernelVolume], 'u32', { label: 'sparse conv pair counts' }).keep();
+  const lists = new PairLists(pairsOut, pairsIn, pairCount);
+  try {
+    ctx.run(
+      compactSpec,
+      { params: pairsUniform({ rows, cin: 0, cout: 0, V: kernelVolume }), table, pairsOut, pairsIn, pairCount },
+      [kernelVolume],
+    );
+  } catch (e) {
+    lists.dispose();
+    throw e;
+  }
+  return lists;
+}
+
+function pairsUniform(p: { rows: number; cin: number; cout: number; V: number; k?: number; hasBias?: number; total?: number }): Record<string, number> {
+  return { k: 0, hasBias: 0, total: 0, ...p };
+}
+
+/** The 'pairs' algorithm of {@link gatherConv}. */
+function pairsConv(
+  src: Tensor,
+  table: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  rows: number,
+  cin: number,
+  cout: number,
+  kernelVolume: number,
+  transW: boolean,
+  map: GpuKernelMap | undefined,
+  out: Tensor,
+): void {
+  const ctx = src.ctx;
+  const total = rows * cout;
+  ctx.run(
+    initSpec,
+    { params: pairsUniform({ rows, cin, cout, V: kernelVolume, hasBias: bias ? 1 : 0, total }), bias: bias ?? weight, out },
+    ctx.grid(total, THREADS),
+  );
+  // Cached on the map when it can hold them (maps built by kernel-map.ts),
+  // otherwise built for this call only.
+  const cacheable = map instanceof KernelMapGpu;
+  const lists = cacheable
+    ? map.derivedFor(table, () => buildPairLists(table, rows, kernelVolume))
+    : buildPairLists(table, rows, kernelVolume);
+  try {
+    if (cin === 0) return;
+    const tx = threadsX(cout);
+    const bm = (MICRO * THREADS) / tx;
+    const [y, z] = foldTiles(ctx.limits.maxComputeWorkgroupsPerDimension, Math.ceil(rows / bm));
+    for (let k = 0; k < kernelVolume; k++) {
+      ctx.run(
+        pairsSpec,
+        {
+          params: pairsUniform({ rows, cin, cout, V: kernelVolume, k }),
+          listOut: lists.pairsOut,
+          listIn: lists.pairsIn,
+          listCount: lists.pairCount,
+          src,
+          weight,
+          out,
+        },
+        [Math.ceil(cout / (MICRO * tx)), y, z],
+        { TX: tx, TY: THREADS / tx, TRANS_W: transW },
+      );
+    }
+  } finally {
+    if (!cacheable) lists.dispose();
+  }
+}
+
 /**
  * @internal out[o] = bias + Σ_k src[table[o, k]] @ W[k] (or W[k]ᵀ when
  * `transW`), without recording. `cin` is the gathered channel count, `cout`
- * the output one; returns f32 [rows, cout].
+ * the output one; returns f32 [rows, cout]. `map` (the map `table` belongs
+ * to) lets the 'pairs' algorithm cache its pair lists on it.
  */
 export function gatherConv(
   src: Tensor,
@@ -93,10 +244,15 @@ export function gatherConv(
   cout: number,
   kernelVolume: number,
   transW: boolean,
+  map?: GpuKernelMap,
 ): Tensor {
   const ctx = src.ctx;
   const out = empty(ctx, [rows, cout]);
   if (rows === 0 || cout === 0) return out;
+  if (convAlgorithm === 'pairs') {
+    pairsConv(src, table, weight, bias, rows, cin, cout, kernelVolume, transW, map, out);
+    return out;
+  }
   const tx = threadsX(cout);
   const bm = (MICRO * THREADS) / tx;
   const bn = MICRO * tx;
@@ -185,14 +341,14 @@ const sparseConvOp = defineOp<ConvAttrs>({
   name: 'sparseConv',
   forward: ([feats, weight, bias], { map, cin, cout }, saver) => {
     saver.save(feats!, weight!);
-    return gatherConv(feats!, map.outputStationary, weight!, bias ?? null, map.numOut, cin, cout, map.kernelVolume, false);
+    return gatherConv(feats!, map.outputStationary, weight!, bias ?? null, map.numOut, cin, cout, map.kernelVolume, false, map);
   },
   // dX = gather over inputStationary with W[k]ᵀ; dW, db two-pass reductions.
   vjp: ({ gradOutputs: [g], saved: [feats, weight], attrs: { map, cin, cout }, needsGrad, inputs }) => {
     if (!g) return inputs.map(() => null);
     const v = map.kernelVolume;
     const grads: (Tensor | null)[] = [
-      needsGrad[0] ? gatherConv(g, map.inputStationary, weight!, null, map.numIn, cout, cin, v, true) : null,
+      needsGrad[0] ? gatherConv(g, map.inputStationary, weight!, null, map.numIn, cout, cin, v, true, map) : null,
       needsGrad[1] ? weightGrad(feats!, g, map.outputStationary, map.numOut, cin, cout, v) : null,
     ];
     if (inputs.length > 2) grads.push(needsGrad[2] ? biasGrad(g, map.numOut, cout) : null);

@@ -57,3 +57,5 @@ export {
   type DedupMode,
 } from './coords.js';
 export { fromMinkowski, fromSparseConvNet, fromSpconv, toMinkowski, toSparseConvNet, toSpconv } from './layout.js';
+// Sparse convolution algorithm selection (output-tile gather or per-offset pairs).
+export { getSparseConvAlgorithm, setSparseConvAlgorithm, type SparseConvAlgorithm } from './conv.js';

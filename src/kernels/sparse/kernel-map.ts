@@ -165,7 +165,28 @@ export class KernelMapGpu implements GpuKernelMap {
     readonly outputStationary: Tensor,
     readonly inputStationary: Tensor,
     private readonly owner: boolean,
+    /** Structures derived from one of the tables, shared with transposed views, freed by the owner. */
+    private readonly derived: Map<Tensor, { dispose(): void }> = new Map(),
   ) {}
+
+  /**
+   * @internal A structure derived from `table` (one of this map's two
+   * tables), built by `make` on first use and cached: the 'pairs' conv
+   * algorithm's per-offset pair lists. Shared with the map's transposed views
+   * (which reuse the same tables) and disposed with the owning map; `make`
+   * must `keep()` the tensors it creates so that scopes leave them alone.
+   */
+  derivedFor<T extends { dispose(): void }>(table: Tensor, make: () => T): T {
+    if (table !== this.outputStationary && table !== this.inputStationary) {
+      throw new InputValueError('KernelMapGpu.derivedFor: the table is not one of this map\'s tables');
+    }
+    let v = this.derived.get(table) as T | undefined;
+    if (!v) {
+      v = make();
+      this.derived.set(table, v);
+    }
+    return v;
+  }
 
   /**
    * Number of (input, output) pairs, i.e. real neighbour pairs (for FLOP
@@ -196,11 +217,13 @@ export class KernelMapGpu implements GpuKernelMap {
 
   /** The map with the roles of input and output exchanged (a non-owning view). */
   transposed(): KernelMapGpu {
-    return new KernelMapGpu(this.kernelVolume, this.numOut, this.numIn, this.inputStationary, this.outputStationary, false);
+    return new KernelMapGpu(this.kernelVolume, this.numOut, this.numIn, this.inputStationary, this.outputStationary, false, this.derived);
   }
 
   dispose(): void {
     if (!this.owner) return;
+    for (const v of this.derived.values()) v.dispose();
+    this.derived.clear();
     this.outputStationary.dispose();
     this.inputStationary.dispose();
   }

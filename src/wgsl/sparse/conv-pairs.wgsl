@@ -1,0 +1,237 @@
+// Sparse convolution as per-offset gather–GEMM–scatter (the 'pairs'
+// algorithm of conv.ts; MinkowskiEngine / spconv style), deterministic and
+// without float atomics:
+//
+//   out[o, :] = bias + Σ_k (in ascending k) Σ_{pairs (i, o) of offset k} src[i, :] @ W[k]
+//
+// conv_gather (conv.wgsl) multiplies, per row tile, every offset any row of
+// the tile uses, gathering zeros for the rows that lack it; on LArTPC tracks
+// most of those FLOPs are on zeros. Here every offset k has a compacted list
+// of its real (input, output) pairs and only those are multiplied.
+//
+// Forward: src = feats [numIn, Cin], table = outputStationary [numOut, V].
+// Input gradient: src = gradOut [numOut, Cout], table = inputStationary
+// [numIn, V] and W[k]ᵀ (TRANS_W), exactly as conv_gather.
+//
+// Buffers (all row-major):
+//   table      i32 [rows, V]     source row per (output row, offset), -1 = none
+//   pairsOut   i32 [V, rows]     per offset k, the output rows that have a
+//                                source at k, ascending; entries ≥ pairCount[k]
+//                                are unused (never written, never read)
+//   pairsIn    i32 [V, rows]     the matching source rows: table[pairsOut[k, p], k]
+//   pairCount  u32 [V]           number of pairs of offset k
+//   listOut, listIn, listCount   the same three buffers, bound read-only to
+//                                conv_pairs (written by pair_compact only)
+//   src        f32 [numSrc, cin] gathered rows (feats, or gradOut for dX)
+//   weight     f32 [V, Cin, Cout] ghostgrad layout; for TRANS_W the gathered
+//                                channels are Cout and the outputs Cin
+//   bias       f32 [cout]        read only when params.hasBias = 1 (conv_init)
+//   out        f32 [rows, cout]  set by conv_init, then accumulated by conv_pairs
+//
+// pair_compact: one workgroup of 256 threads per offset k (grid (V)). Rows
+// advance in blocks of 1024, 4 consecutive rows per thread; a workgroup
+// inclusive scan (Hillis–Steele) of the per-thread pair counts gives each
+// thread its write position, so pairs are stored in ascending row order: the
+// lists depend only on the table (deterministic). The table is read with
+// stride V (once per map; the lists are cached with the map).
+//
+// conv_init: out[r, c] = bias[c] (or 0), one invocation per element, grid
+// folded into y.
+//
+// conv_pairs: one dispatch per offset k = params.k, issued by the host in
+// ascending k. Same tiling as conv_gather: 256 threads, TX along output
+// channels × TY = 256/TX along pairs, BM = 4·TY pairs × BN = 4·TX channels
+// per workgroup, a 4×4 micro-tile per thread in four vec4 registers, gathered
+// channels in slabs of 8 staged in workgroup memory as vec4 with the matching
+// slab of W[k]. The host does not know pairCount[k] (no readback), so it
+// dispatches ceil(rows / BM) row tiles; tiles at or beyond the count exit at
+// once (the count is a uniform read-only load, so no barrier first). Each
+// tile then adds its result to `out` rows pairsOut[k, p] with a plain
+// read-add-write.
+//
+// Determinism and race freedom: within one offset, an output row has at most
+// one source row (one table entry per (row, k)), so pairsOut[k, ·] holds
+// distinct rows and no two invocations of a dispatch touch the same element
+// of `out`. Dispatches are ordered (each sees the previous one's writes), so
+// out[o] = bias + t_0 + t_1 + … in ascending k, where t_k = Σ_c src·W[k] in
+// ascending channel order with fma: the summation order depends only on the
+// map and the shapes, and results are bitwise reproducible. They differ from
+// conv_gather's (Σ_k Σ_c in one accumulator, bias added last) by rounding only.
+// Grid: (ceil(cout / BN), row tiles folded into y and z).
+
+struct Params {
+  rows: u32,       // rows of the table and of `out`
+  cin: u32,        // channels of the gathered source
+  cout: u32,       // channels of the output
+  V: u32,          // kernel volume
+  k: u32,          // offset of this conv_pairs dispatch
+  hasBias: u32,    // conv_init
+  total: u32,      // rows · cout (conv_init)
+}
+
+override TX: u32 = 16u;
+override TY: u32 = 16u;         // = THREADS / TX (set by the host)
+override TRANS_W: bool = false;
+
+const THREADS: u32 = 256u;
+const RM: u32 = 4u;             // pairs (output rows) per thread
+const RN: u32 = 4u;             // output channels per thread
+const SLAB: u32 = 8u;           // gathered channels staged per step
+const MAX_BM: u32 = 256u;       // RM · THREADS / min TX
+const COMPACT_ROWS: u32 = 4u;   // rows per thread in pair_compact
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> table: array<i32>;
+@group(0) @binding(2) var<storage, read_write> pairsOut: array<i32>;
+@group(0) @binding(3) var<storage, read_write> pairsIn: array<i32>;
+@group(0) @binding(4) var<storage, read_write> pairCount: array<u32>;
+@group(0) @binding(5) var<storage, read> src: array<f32>;
+@group(0) @binding(6) var<storage, read> weight: array<f32>;
+@group(0) @binding(7) var<storage, read> bias: array<f32>;
+@group(0) @binding(8) var<storage, read_write> out: array<f32>;
+// conv_pairs reads the lists through read-only bindings: loads of a read-only
+// buffer are uniform, so tiles past the count can return without a barrier.
+@group(0) @binding(9) var<storage, read> listOut: array<i32>;
+@group(0) @binding(10) var<storage, read> listIn: array<i32>;
+@group(0) @binding(11) var<storage, read> listCount: array<u32>;
+
+var<workgroup> scan: array<u32, THREADS>;
+var<workgroup> blockTotal: u32;
+
+@compute @workgroup_size(THREADS)
+fn pair_compact(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let k = wid.x;
+  let V = params.V;
+  let rows = params.rows;
+  let list = k * rows;
+  var base = 0u;
+  for (var r0 = 0u; r0 < rows; r0 += COMPACT_ROWS * THREADS) {
+    let rb = r0 + COMPACT_ROWS * tid;
+    var s = array<i32, 4>(-1, -1, -1, -1);
+    var c = 0u;
+    for (var j = 0u; j < COMPACT_ROWS; j++) {
+      if (rb + j < rows) {
+        s[j] = table[(rb + j) * V + k];
+        if (s[j] >= 0) { c++; }
+      }
+    }
+    scan[tid] = c;
+    workgroupBarrier();
+    for (var d = 1u; d < THREADS; d <<= 1u) {
+      var add = 0u;
+      if (tid >= d) { add = scan[tid - d]; }
+      workgroupBarrier();
+      scan[tid] += add;
+      workgroupBarrier();
+    }
+    var p = base + scan[tid] - c;
+    for (var j = 0u; j < COMPACT_ROWS; j++) {
+      if (s[j] >= 0) {
+        pairsOut[list + p] = i32(rb + j);
+        pairsIn[list + p] = s[j];
+        p++;
+      }
+    }
+    if (tid == THREADS - 1u) { blockTotal = scan[tid]; }
+    // Also the barrier that keeps `scan` intact until every thread has read it.
+    base += workgroupUniformLoad(&blockTotal);
+  }
+  if (tid == 0u) { pairCount[k] = base; }
+}
+
+@compute @workgroup_size(THREADS)
+fn conv_init(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = gid.x + gid.y * nwg.x * THREADS;
+  if (e >= params.total) { return; }
+  var v = 0.0;
+  if (params.hasBias == 1u) { v = bias[e % params.cout]; }
+  out[e] = v;
+}
+
+var<workgroup> tileA: array<vec4<f32>, 512>;     // [SLAB][BM / 4], four consecutive pairs per entry
+var<workgroup> tileB: array<vec4<f32>, 128>;     // [SLAB][BN / 4], four output channels per entry
+var<workgroup> srcRow: array<i32, MAX_BM>;
+var<workgroup> dstRow: array<i32, MAX_BM>;
+
+fn weight_at(k: u32, c: u32, n: u32) -> f32 {
+  // c: gathered channel, n: output channel.
+  if (TRANS_W) { return weight[(k * params.cout + n) * params.cin + c]; }
+  return weight[(k * params.cin + c) * params.cout + n];
+}
+
+@compute @workgroup_size(TX, TY)
+fn conv_pairs(
+  @builtin(local_invocation_id) lid: vec3<u32>,
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+  let BM = TY * RM;
+  let BN = TX * RN;
+  let tid = lid.y * TX + lid.x;
+  let row0 = (wid.y + wid.z * nwg.y) * BM;
+  let col0 = wid.x * BN;
+  let k = params.k;
+  let n = listCount[k];
+  if (row0 >= n) { return; }
+  if (tid < BM) {
+    var s = -1;
+    var o = -1;
+    let p = row0 + tid;
+    if (p < n) {
+      s = listIn[k * params.rows + p];
+      o = listOut[k * params.rows + p];
+    }
+    srcRow[tid] = s;
+    dstRow[tid] = o;
+  }
+  workgroupBarrier();
+
+  var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  for (var c0 = 0u; c0 < params.cin; c0 += SLAB) {
+    for (var idx = tid; idx < SLAB * BM; idx += THREADS) {
+      let r = idx / SLAB;
+      let c = idx % SLAB;
+      let s = srcRow[r];
+      var v = 0.0;
+      if (s >= 0 && c0 + c < params.cin) { v = src[u32(s) * params.cin + c0 + c]; }
+      tileA[(c * BM + r) / RM][r % RM] = v;
+    }
+    for (var idx = tid; idx < SLAB * BN; idx += THREADS) {
+      var c: u32;
+      var m: u32;
+      // Walk the contiguous axis of the stored layout across threads.
+      if (TRANS_W) { m = idx / SLAB; c = idx % SLAB; } else { c = idx / BN; m = idx % BN; }
+      var v = 0.0;
+      if (c0 + c < params.cin && col0 + m < params.cout) { v = weight_at(k, c0 + c, col0 + m); }
+      tileB[(c * BN + m) / RN][m % RN] = v;
+    }
+    workgroupBarrier();
+    for (var c = 0u; c < SLAB; c++) {
+      let b = tileB[(c * BN) / RN + lid.x];
+      let a = tileA[(c * BM) / RM + lid.y];
+      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+    }
+    workgroupBarrier();
+  }
+
+  // Constant accumulator indices only (see conv_gather).
+  let p0 = lid.y * RM;
+  let c0 = col0 + lid.x * RN;
+  add_out(dstRow[p0], c0, acc[0]);
+  add_out(dstRow[p0 + 1u], c0, acc[1]);
+  add_out(dstRow[p0 + 2u], c0, acc[2]);
+  add_out(dstRow[p0 + 3u], c0, acc[3]);
+}
+
+// out[row, col .. col + 3] += v, clipped at the channel edge; row < 0 (past the pair count) writes nothing.
+fn add_out(row: i32, col: u32, v: vec4<f32>) {
+  if (row < 0) { return; }
+  let base = u32(row) * params.cout + col;
+  if (col < params.cout) { out[base] = out[base] + v.x; }
+  if (col + 1u < params.cout) { out[base + 1u] = out[base + 1u] + v.y; }
+  if (col + 2u < params.cout) { out[base + 2u] = out[base + 2u] + v.z; }
+  if (col + 3u < params.cout) { out[base + 3u] = out[base + 3u] + v.w; }
+}

@@ -1,0 +1,337 @@
+// The 'pairs' sparse-conv algorithm (per-offset gather–GEMM–scatter,
+// conv-pairs.wgsl) vs the float64 reference: submanifold, strided and
+// transposed convs, forward, dX, dW, db; adversarial maps; bitwise
+// determinism; agreement with 'output-tile'; pair-list caching and leaks.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { backward } from '../../src/autodiff/tape.js';
+import { InputValueError } from '../../src/errors.js';
+import { sizeClass } from '../../src/runtime/pool.js';
+import { tensor, type Tensor } from '../../src/runtime/tensor.js';
+import type { SpatialDim } from '../../src/kernels/sparse/coords.js';
+import {
+  type KernelMap,
+  buildStridedMap,
+  buildSubmanifoldMap,
+  buildTransposedMap,
+  outputStationary,
+  transposeKernelMap,
+} from '../../src/kernels/sparse/kernel-map.reference.js';
+import { sparseConvBackward, sparseConvForward } from '../../src/kernels/sparse/conv.reference.js';
+import {
+  getSparseConvAlgorithm,
+  setSparseConvAlgorithm,
+  sparseConv,
+  sparseConvFeatures,
+  sparseConvTranspose,
+  submanifoldConv,
+  type SparseConvAlgorithm,
+} from '../../src/kernels/sparse/index.js';
+import { stridedCoordinateSet, submanifoldMap } from '../../src/kernels/sparse/kernel-map.js';
+import { CoordinateSet, SparseTensor, type GpuKernelMap } from '../../src/kernels/sparse/sparse-tensor.js';
+import { testGpu } from '../helpers/gpu.js';
+import { batchEvents, randomCloud, randomFeats, randomWalk, rng, shuffleRows, straightTrack, type Rng } from './sparse-data.js';
+
+beforeEach(() => setSparseConvAlgorithm('pairs'));
+afterEach(() => setSparseConvAlgorithm('pairs'));
+
+/** max |got − ref| / max |ref| (as in conv.test.ts). */
+function relToMax(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  expect(got.length).toBe(ref.length);
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < ref.length; i++) {
+    scale = Math.max(scale, Math.abs(ref[i]!));
+    err = Math.max(err, Math.abs(got[i]! - ref[i]!));
+  }
+  return scale === 0 ? err : err / scale;
+}
+
+const f32 = (a: Float64Array): Float64Array => Float64Array.from(a, Math.fround);
+
+function events(seed: number, dim: SpatialDim, extent: number, size: number): Int32Array {
+  const r = rng(seed);
+  const evs = [randomWalk(r, dim, extent, size), new Int32Array(0), straightTrack(r, dim, extent, size / 3), randomWalk(r, dim, extent, size / 2)];
+  return shuffleRows(r, batchEvents(evs, dim), dim + 1).coords;
+}
+
+/** Sites at cube corners of 3×3×3 (fully dense) blocks, isolated voxels and a track, one batch item each. */
+function adversarialCoords(seed: number): Int32Array {
+  const r = rng(seed);
+  const block = (x0: number, y0: number, z0: number, e: number): number[] => {
+    const rows: number[] = [];
+    for (let x = 0; x < e; x++) for (let y = 0; y < e; y++) for (let z = 0; z < e; z++) rows.push(0, x0 + x, y0 + y, z0 + z);
+    return rows;
+  };
+  const dense = Int32Array.from([...block(10, 10, 10, 3), ...block(20, 10, 10, 4), ...block(30, 30, 30, 5)]);
+  // Isolated voxels: on a lattice of spacing 4, no two within reach of a 3×3×3 kernel.
+  const iso: number[] = [];
+  for (let i = 0; i < 60; i++) iso.push(0, 4 * (i % 8), 4 * Math.floor(i / 8), 40);
+  const evs = [dense, Int32Array.from(iso), straightTrack(r, 3, 48, 40), randomCloud(r, 3, 12, 0.05)];
+  return shuffleRows(r, batchEvents(evs, 3), 4).coords;
+}
+
+interface Case {
+  feats: Float64Array;
+  weight: Float64Array;
+  bias: Float64Array;
+  gradOut: Float64Array;
+}
+
+function randomCase(seed: number, nIn: number, nOut: number, v: number, cin: number, cout: number): Case {
+  const r = rng(seed);
+  return {
+    feats: f32(randomFeats(r, nIn, cin)),
+    weight: f32(randomFeats(r, v * cin, cout)),
+    bias: f32(randomFeats(r, 1, cout)),
+    gradOut: f32(randomFeats(r, nOut, cout)),
+  };
+}
+
+interface Results {
+  out: Float64Array;
+  dX: Float64Array;
+  dW: Float64Array;
+  db: Float64Array;
+  bits: Uint32Array[];
+}
+
+/** Runs a conv with gradients under the current algorithm. */
+async function runConv(numIn: number, numOut: number, v: number, cin: number, cout: number, c: Case, run: (x: Tensor, w: Tensor, b: Tensor) => Tensor): Promise<Results> {
+  const ctx = await testGpu();
+  return ctx.scope(async () => {
+    const x = tensor(ctx, Float32Array.from(c.feats), [numIn, cin], { requiresGrad: true });
+    const w = tensor(ctx, Float32Array.from(c.weight), [v, cin, cout], { requiresGrad: true });
+    const b = tensor(ctx, Float32Array.from(c.bias), [cout], { requiresGrad: true });
+    const y = run(x, w, b);
+    backward(y, tensor(ctx, Float32Array.from(c.gradOut), [numOut, cout]));
+    const all = [y, x.grad!, w.grad!, b.grad!];
+    const bits = await Promise.all(all.map(async (t) => new Uint32Array(Float32Array.from((await t.read()) as Float32Array).buffer)));
+    const [out, dX, dW, db] = await Promise.all(all.map((t) => t.readF64()));
+    return { out: out!, dX: dX!, dW: dW!, db: db!, bits };
+  });
+}
+
+/** Compares forward, dX, dW, db with the float64 reference on `refMap`. */
+async function checkAgainstReference(
+  refMap: KernelMap,
+  c: Case,
+  cin: number,
+  cout: number,
+  run: (x: Tensor, w: Tensor, b: Tensor) => Tensor,
+  tol = { fwd: 2e-5, grad: 2e-4 },
+): Promise<Results> {
+  const params = { map: refMap, weight: c.weight, bias: c.bias, inChannels: cin, outChannels: cout };
+  const refOut = sparseConvForward(c.feats, params);
+  const refG = sparseConvBackward(c.feats, c.gradOut, params);
+  const got = await runConv(refMap.numIn, refMap.numOut, refMap.kernelVolume, cin, cout, c, run);
+  expect(relToMax(got.out, refOut), 'forward').toBeLessThan(tol.fwd);
+  expect(relToMax(got.dX, refG.gradFeats), 'dX').toBeLessThan(tol.fwd);
+  expect(relToMax(got.dW, refG.gradWeight), 'dW').toBeLessThan(tol.grad);
+  expect(relToMax(got.db, refG.gradBias), 'db').toBeLessThan(tol.grad);
+  return got;
+}
+
+/** Runs `fn` under an algorithm, restoring 'pairs' afterwards. */
+async function under<T>(a: SparseConvAlgorithm, fn: () => Promise<T>): Promise<T> {
+  setSparseConvAlgorithm(a);
+  try {
+    return await fn();
+  } finally {
+    setSparseConvAlgorithm('pairs');
+  }
+}
+
+describe("algorithm selection", () => {
+  it("defaults to 'pairs' and rejects unknown names", () => {
+    expect(getSparseConvAlgorithm()).toBe('pairs');
+    setSparseConvAlgorithm('output-tile');
+    expect(getSparseConvAlgorithm()).toBe('output-tile');
+    setSparseConvAlgorithm('pairs');
+    expect(getSparseConvAlgorithm()).toBe('pairs');
+    expect(() => setSparseConvAlgorithm('scatter' as SparseConvAlgorithm)).toThrow(InputValueError);
+    expect(getSparseConvAlgorithm()).toBe('pairs');
+  });
+});
+
+describe("'pairs' submanifold conv vs float64 reference", () => {
+  it.each([
+    { dim: 3 as SpatialDim, K: 3, cin: 16, cout: 16, size: 3000 },
+    { dim: 3 as SpatialDim, K: 3, cin: 1, cout: 1, size: 1500 },
+    { dim: 3 as SpatialDim, K: 3, cin: 3, cout: 5, size: 1500 },
+    { dim: 3 as SpatialDim, K: 3, cin: 5, cout: 33, size: 1000 },
+    { dim: 3 as SpatialDim, K: 3, cin: 33, cout: 3, size: 1000 },
+    { dim: 3 as SpatialDim, K: 5, cin: 7, cout: 65, size: 500 },
+    { dim: 2 as SpatialDim, K: 3, cin: 4, cout: 9, size: 1500 },
+  ])('dim $dim K $K Cin $cin Cout $cout: forward, dX, dW, db', async ({ dim, K, cin, cout, size }) => {
+    const ctx = await testGpu();
+    const coords = events(300 + K + cin + cout, dim, dim === 3 ? 64 : 256, size);
+    const refMap = buildSubmanifoldMap(coords, dim, K);
+    const c = randomCase(17 + cin, refMap.numIn, refMap.numIn, refMap.kernelVolume, cin, cout);
+    const set = new CoordinateSet(ctx, dim, coords);
+    await checkAgainstReference(refMap, c, cin, cout, (x, w, b) => submanifoldConv(new SparseTensor(set, x), w, { bias: b }).feats);
+    set.dispose();
+  });
+
+  it('adversarial sites: dense 3³/4³/5³ blocks, isolated voxels, a track (Cin 3, Cout 5)', async () => {
+    const ctx = await testGpu();
+    const coords = adversarialCoords(5);
+    const refMap = buildSubmanifoldMap(coords, 3, 3);
+    const c = randomCase(23, refMap.numIn, refMap.numIn, 27, 3, 5);
+    const set = new CoordinateSet(ctx, 3, coords);
+    await checkAgainstReference(refMap, c, 3, 5, (x, w, b) => submanifoldConv(new SparseTensor(set, x), w, { bias: b }).feats);
+    set.dispose();
+  });
+});
+
+describe("'pairs' strided and transposed conv vs float64 reference", () => {
+  it.each([
+    { dim: 3 as SpatialDim, K: 2, s: 2, cin: 8, cout: 16, seed: 1 },
+    { dim: 3 as SpatialDim, K: 3, s: 2, cin: 5, cout: 3, seed: 2 },
+    { dim: 3 as SpatialDim, K: 2, s: 2, cin: 1, cout: 33, seed: 3 },
+    { dim: 2 as SpatialDim, K: 2, s: 2, cin: 4, cout: 40, seed: 4 },
+  ])('dim $dim K $K stride $s Cin $cin Cout $cout: sparseConv and sparseConvTranspose', async ({ dim, K, s, cin, cout, seed }) => {
+    const ctx = await testGpu();
+    const fine = seed === 2 ? adversarialCoords(9) : events(60 + seed, dim, dim === 3 ? 128 : 256, 2000);
+    const fineSet = new CoordinateSet(ctx, dim, fine);
+    const { map, outCoords } = buildStridedMap(fine, dim, K, s);
+    const v = K ** dim;
+    const c = randomCase(70 + seed, map.numIn, map.numOut, v, cin, cout);
+    await checkAgainstReference(map, c, cin, cout, (x, w, b) => sparseConv(new SparseTensor(fineSet, x), w, { stride: s, bias: b }).feats);
+    const coarseSet = stridedCoordinateSet(fineSet, s);
+    const tmap = buildTransposedMap(outCoords, fine, dim, K, s);
+    const ct = randomCase(80 + seed, tmap.numIn, tmap.numOut, v, cout, cin);
+    await checkAgainstReference(tmap, ct, cout, cin, (x, w, b) =>
+      sparseConvTranspose(new SparseTensor(coarseSet, x), w, { stride: s, bias: b, outCoords: fineSet }).feats,
+    );
+    fineSet.dispose();
+  });
+});
+
+/** A random map with at most one pair per (output, offset) and per (input, offset); many rows have none. */
+function randomMap(r: Rng, numIn: number, numOut: number, v: number, density: number): KernelMap {
+  const pairStart = new Int32Array(v + 1);
+  const ins: number[] = [];
+  const outs: number[] = [];
+  for (let k = 0; k < v; k++) {
+    const perm = Array.from({ length: numIn }, (_, i) => i);
+    for (let i = numIn - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+    }
+    let next = 0;
+    for (let o = 0; o < numOut && next < numIn; o++) {
+      if (r() < density) {
+        ins.push(perm[next++]!);
+        outs.push(o);
+      }
+    }
+    pairStart[k + 1] = ins.length;
+  }
+  return { dim: 3, kernelSize: [v, 1, 1], kernelVolume: v, numIn, numOut, pairStart, inRow: Int32Array.from(ins), outRow: Int32Array.from(outs) };
+}
+
+describe("'pairs' on a host-built GpuKernelMap (pair lists built per call, not cached)", () => {
+  it.each([
+    { numIn: 700, numOut: 1300, v: 27, density: 0.1, cin: 5, cout: 7 },
+    { numIn: 2100, numOut: 90, v: 8, density: 0.6, cin: 33, cout: 1 },
+    { numIn: 50, numOut: 3000, v: 5, density: 0.01, cin: 3, cout: 12 },
+  ])('rows without neighbours, $numIn → $numOut, V $v, Cin $cin, Cout $cout', async ({ numIn, numOut, v, density, cin, cout }) => {
+    const ctx = await testGpu();
+    const r = rng(numIn + numOut);
+    const refMap = randomMap(r, numIn, numOut, v, density);
+    const os = tensor(ctx, outputStationary(refMap), [numOut, v], { dtype: 'i32' });
+    const is = tensor(ctx, outputStationary(transposeKernelMap(refMap)), [numIn, v], { dtype: 'i32' });
+    const gpu: GpuKernelMap = {
+      kernelVolume: v,
+      numIn,
+      numOut,
+      outputStationary: os,
+      inputStationary: is,
+      countPairs: async () => refMap.inRow.length,
+    };
+    await ctx.sync();
+    const base = ctx.stats().liveBytes;
+    const c = randomCase(31 + v, numIn, numOut, v, cin, cout);
+    await checkAgainstReference(refMap, c, cin, cout, (x, w, b) => sparseConvFeatures(x, w, b, gpu));
+    await ctx.sync();
+    expect(ctx.stats().liveBytes).toBe(base);
+    os.dispose();
+    is.dispose();
+  });
+});
+
+describe("'pairs' determinism, agreement with 'output-tile', caching, leaks", () => {
+  it("is bitwise reproducible and agrees with 'output-tile' to float32 rounding", async () => {
+    const ctx = await testGpu();
+    const coords = events(11, 3, 64, 3000);
+    const set = new CoordinateSet(ctx, 3, coords);
+    const c = randomCase(12, set.n, set.n, 27, 16, 24);
+    const run = (x: Tensor, w: Tensor, b: Tensor): Tensor => submanifoldConv(new SparseTensor(set, x), w, { bias: b }).feats;
+    const a = await runConv(set.n, set.n, 27, 16, 24, c, run);
+    const b = await runConv(set.n, set.n, 27, 16, 24, c, run);
+    a.bits.forEach((t, i) => expect(t).toEqual(b.bits[i]));
+    const tile = await under('output-tile', () => runConv(set.n, set.n, 27, 16, 24, c, run));
+    // Same terms, other order: L = 27·16 terms of unit size.
+    expect(relToMax(a.out, tile.out)).toBeLessThan(1e-5);
+    expect(relToMax(a.dX, tile.dX)).toBeLessThan(1e-5);
+    // Weight and bias gradients do not depend on the algorithm.
+    expect(a.bits[2]).toEqual(tile.bits[2]);
+    expect(a.bits[3]).toEqual(tile.bits[3]);
+    set.dispose();
+  });
+
+  it('caches pair lists on the map (shared with transposed views) and frees them with it', async () => {
+    const ctx = await testGpu();
+    await ctx.sync();
+    const base = ctx.stats().liveBytes;
+    const x = new CoordinateSet(ctx, 3, events(13, 3, 64, 1000));
+    const pass = async (): Promise<number> => {
+      await ctx.scope(async () => {
+        const feats = tensor(ctx, new Float32Array(x.n * 8).fill(0.5), [x.n, 8], { requiresGrad: true });
+        const st = new SparseTensor(x, feats);
+        const w = tensor(ctx, new Float32Array(27 * 8 * 8).fill(0.1), [27, 8, 8], { requiresGrad: true });
+        const w2 = tensor(ctx, new Float32Array(8 * 8 * 8).fill(0.1), [8, 8, 8], { requiresGrad: true });
+        const y = submanifoldConv(st, w);
+        const d = sparseConv(y, w2, { stride: 2 });
+        const u = sparseConvTranspose(d, w2, { stride: 2, outCoords: x });
+        backward(u.feats, tensor(ctx, new Float32Array(x.n * 8).fill(1), [x.n, 8]));
+        await w.grad!.read();
+      });
+      await ctx.sync();
+      return ctx.stats().liveBytes;
+    };
+    // 'output-tile' first: maps, hash tables and the coarse set are built and
+    // stay cached; 'pairs' then adds only the pair lists.
+    const tile = await under('output-tile', pass);
+    const first = await pass();
+    const n = x.n;
+    const m = stridedCoordinateSet(x, 2).n;
+    // Two i32 [V, rows] lists and a u32 [V] count per table, in pool size classes.
+    const lists = (rows: number, v: number): number => 2 * sizeClass(v * rows * 4) + sizeClass(v * 4);
+    // Submanifold map: both tables; strided map: both tables, each shared by
+    // the transposed view (its forward uses the strided dX table and back).
+    const expected = 2 * lists(n, 27) + lists(m, 8) + lists(n, 8);
+    expect(first - tile).toBe(expected);
+    expect(submanifoldMap(x, 3).numIn).toBe(n);
+    const second = await pass();
+    expect(second).toBe(first);
+    x.dispose();
+    await ctx.sync();
+    expect(ctx.stats().liveBytes).toBe(base);
+  });
+
+  it('empty tensors: N = 0 gives [0, Cout] and zero weight gradients', async () => {
+    const ctx = await testGpu();
+    await ctx.scope(async () => {
+      const set = new CoordinateSet(ctx, 3, new Int32Array(0));
+      const x = new SparseTensor(set, tensor(ctx, new Float32Array(0), [0, 4], { requiresGrad: true }));
+      const w = tensor(ctx, new Float32Array(27 * 4 * 3).fill(1), [27, 4, 3], { requiresGrad: true });
+      const b = tensor(ctx, new Float32Array(3).fill(1), [3], { requiresGrad: true });
+      const y = submanifoldConv(x, w, { bias: b });
+      expect(y.feats.shape).toEqual([0, 3]);
+      backward(y.feats, tensor(ctx, new Float32Array(0), [0, 3]));
+      expect(Array.from(await w.grad!.read()).every((v) => v === 0)).toBe(true);
+      set.dispose();
+    });
+  });
+});
