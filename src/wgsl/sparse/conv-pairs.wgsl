@@ -73,11 +73,9 @@ override TX: u32 = 16u;
 override TY: u32 = 16u;         // = THREADS / TX (set by the host)
 override TRANS_W: bool = false;
 
-const THREADS: u32 = 256u;
-const RM: u32 = 4u;             // pairs (output rows) per thread
-const RN: u32 = 4u;             // output channels per thread
-const SLAB: u32 = 8u;           // gathered channels staged per step
-const MAX_BM: u32 = 256u;       // RM · THREADS / min TX
+// THREADS, RM, RN, SLAB, MAX_BM, tileA, tileB, gatherRow (here: the source row
+// of each pair of the tile), weight_at and gather_tile_mac:
+// #include "common/sparse-gather-tile"
 const COMPACT_ROWS: u32 = 4u;   // rows per thread in pair_compact
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -148,16 +146,7 @@ fn conv_init(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   out[e] = v;
 }
 
-var<workgroup> tileA: array<vec4<f32>, 512>;     // [SLAB][BM / 4], four consecutive pairs per entry
-var<workgroup> tileB: array<vec4<f32>, 128>;     // [SLAB][BN / 4], four output channels per entry
-var<workgroup> srcRow: array<i32, MAX_BM>;
 var<workgroup> dstRow: array<i32, MAX_BM>;
-
-fn weight_at(k: u32, c: u32, n: u32) -> f32 {
-  // c: gathered channel, n: output channel.
-  if (TRANS_W) { return weight[(k * params.cout + n) * params.cin + c]; }
-  return weight[(k * params.cin + c) * params.cout + n];
-}
 
 @compute @workgroup_size(TX, TY)
 fn conv_pairs(
@@ -181,41 +170,13 @@ fn conv_pairs(
       s = listIn[k * params.rows + p];
       o = listOut[k * params.rows + p];
     }
-    srcRow[tid] = s;
+    gatherRow[tid] = s;
     dstRow[tid] = o;
   }
   workgroupBarrier();
 
   var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-  for (var c0 = 0u; c0 < params.cin; c0 += SLAB) {
-    for (var idx = tid; idx < SLAB * BM; idx += THREADS) {
-      let r = idx / SLAB;
-      let c = idx % SLAB;
-      let s = srcRow[r];
-      var v = 0.0;
-      if (s >= 0 && c0 + c < params.cin) { v = src[u32(s) * params.cin + c0 + c]; }
-      tileA[(c * BM + r) / RM][r % RM] = v;
-    }
-    for (var idx = tid; idx < SLAB * BN; idx += THREADS) {
-      var c: u32;
-      var m: u32;
-      // Walk the contiguous axis of the stored layout across threads.
-      if (TRANS_W) { m = idx / SLAB; c = idx % SLAB; } else { c = idx / BN; m = idx % BN; }
-      var v = 0.0;
-      if (c0 + c < params.cin && col0 + m < params.cout) { v = weight_at(k, c0 + c, col0 + m); }
-      tileB[(c * BN + m) / RN][m % RN] = v;
-    }
-    workgroupBarrier();
-    for (var c = 0u; c < SLAB; c++) {
-      let b = tileB[(c * BN) / RN + lid.x];
-      let a = tileA[(c * BM) / RM + lid.y];
-      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
-    }
-    workgroupBarrier();
-  }
+  gather_tile_mac(k, col0, lid, &acc);
 
   // Constant accumulator indices only (see conv_gather).
   let p0 = lid.y * RM;

@@ -76,11 +76,6 @@ override DENSE: bool = false;
 override TC: u32 = 64u;
 override TT: u32 = 16u;         // = TC / 4, threads per side of the dW workgroup
 
-const THREADS: u32 = 256u;
-const RM: u32 = 4u;             // output rows per thread
-const RN: u32 = 4u;             // output channels per thread
-const SLAB: u32 = 8u;           // gathered channels (gather) or rows (dW) staged per step
-const MAX_BM: u32 = 256u;       // RM · THREADS / min TX
 const MAX_BN: u32 = 64u;        // RN · max TX
 const MASK_WORDS: u32 = 16u;    // offset bit mask: V ≤ 512
 const MAX_TC: u32 = 64u;
@@ -97,9 +92,9 @@ const MAX_TC: u32 = 64u;
 @group(0) @binding(9) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dst: array<f32>;
 
-var<workgroup> tileA: array<vec4<f32>, 512>;     // [SLAB][BM / 4], four consecutive rows per entry
-var<workgroup> tileB: array<vec4<f32>, 128>;     // [SLAB][BN / 4], four output channels per entry
-var<workgroup> nbr: array<i32, MAX_BM>;
+// THREADS, RM, RN, SLAB (also the dW row slab), MAX_BM, tileA, tileB, gatherRow,
+// weight_at and gather_tile_mac:
+// #include "common/sparse-gather-tile"
 var<workgroup> occ: array<atomic<u32>, MASK_WORDS>;
 var<workgroup> occPlain: array<u32, MASK_WORDS>;
 
@@ -117,11 +112,6 @@ fn neighbour(row: u32, k: u32) -> i32 {
   return table[row * params.V + k];
 }
 
-fn weight_at(k: u32, c: u32, n: u32) -> f32 {
-  // c: gathered channel, n: output channel.
-  if (TRANS_W) { return weight[(k * params.cout + n) * params.cin + c]; }
-  return weight[(k * params.cin + c) * params.cout + n];
-}
 
 @compute @workgroup_size(TX, TY)
 fn conv_gather(
@@ -168,39 +158,10 @@ fn conv_gather(
       var s = -1;
       let row = row0 + tid;
       if (row < params.rows) { s = neighbour(row, k); }
-      nbr[tid] = s;
+      gatherRow[tid] = s;
     }
     workgroupBarrier();
-    for (var c0 = 0u; c0 < params.cin; c0 += SLAB) {
-      for (var idx = tid; idx < SLAB * BM; idx += THREADS) {
-        let r = idx / SLAB;
-        let c = idx % SLAB;
-        let s = nbr[r];
-        var v = 0.0;
-        if (s >= 0 && c0 + c < params.cin) { v = src[u32(s) * params.cin + c0 + c]; }
-        tileA[(c * BM + r) / RM][r % RM] = v;
-      }
-      for (var idx = tid; idx < SLAB * BN; idx += THREADS) {
-        var c: u32;
-        var n: u32;
-        // Walk the contiguous axis of the stored layout across threads.
-        if (TRANS_W) { n = idx / SLAB; c = idx % SLAB; } else { c = idx / BN; n = idx % BN; }
-        var v = 0.0;
-        if (c0 + c < params.cin && col0 + n < params.cout) { v = weight_at(k, c0 + c, col0 + n); }
-        tileB[(c * BN + n) / RN][n % RN] = v;
-      }
-      workgroupBarrier();
-      for (var c = 0u; c < SLAB; c++) {
-        // One 16-byte workgroup read feeds 16 FMAs with the four rows below.
-        let b = tileB[(c * BN) / RN + lid.x];
-        let a = tileA[(c * BM) / RM + lid.y];
-        acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-        acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-        acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-        acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
-      }
-      workgroupBarrier();
-    }
+    gather_tile_mac(k, col0, lid, &acc);
   }
 
   // Constant indices only: a dynamically indexed accumulator array would be
