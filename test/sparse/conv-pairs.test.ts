@@ -29,30 +29,11 @@ import {
 import { stridedCoordinateSet, submanifoldMap } from '../../src/kernels/sparse/kernel-map.js';
 import { CoordinateSet, SparseTensor, type GpuKernelMap } from '../../src/kernels/sparse/sparse-tensor.js';
 import { testGpu } from '../helpers/gpu.js';
-import { batchEvents, randomCloud, randomFeats, randomWalk, rng, shuffleRows, straightTrack, type Rng } from './sparse-data.js';
+import { batchEvents, convEvents, f32, randomCloud, randomFeats, relToMax, rng, shuffleRows, straightTrack, type Rng } from './sparse-data.js';
 
 beforeEach(() => setSparseConvAlgorithm('pairs'));
 afterEach(() => setSparseConvAlgorithm('pairs'));
 
-/** max |got − ref| / max |ref| (as in conv.test.ts). */
-function relToMax(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(got.length).toBe(ref.length);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < ref.length; i++) {
-    scale = Math.max(scale, Math.abs(ref[i]!));
-    err = Math.max(err, Math.abs(got[i]! - ref[i]!));
-  }
-  return scale === 0 ? err : err / scale;
-}
-
-const f32 = (a: Float64Array): Float64Array => Float64Array.from(a, Math.fround);
-
-function events(seed: number, dim: SpatialDim, extent: number, size: number): Int32Array {
-  const r = rng(seed);
-  const evs = [randomWalk(r, dim, extent, size), new Int32Array(0), straightTrack(r, dim, extent, size / 3), randomWalk(r, dim, extent, size / 2)];
-  return shuffleRows(r, batchEvents(evs, dim), dim + 1).coords;
-}
 
 /** Sites at cube corners of 3×3×3 (fully dense) blocks, isolated voxels and a track, one batch item each. */
 function adversarialCoords(seed: number): Int32Array {
@@ -164,7 +145,7 @@ describe("'pairs' submanifold conv vs float64 reference", () => {
     { dim: 2 as SpatialDim, K: 3, cin: 4, cout: 9, size: 1500 },
   ])('dim $dim K $K Cin $cin Cout $cout: forward, dX, dW, db', async ({ dim, K, cin, cout, size }) => {
     const ctx = await testGpu();
-    const coords = events(300 + K + cin + cout, dim, dim === 3 ? 64 : 256, size);
+    const coords = convEvents(300 + K + cin + cout, dim, dim === 3 ? 64 : 256, size);
     const refMap = buildSubmanifoldMap(coords, dim, K);
     const c = randomCase(17 + cin, refMap.numIn, refMap.numIn, refMap.kernelVolume, cin, cout);
     const set = new CoordinateSet(ctx, dim, coords);
@@ -191,7 +172,7 @@ describe("'pairs' strided and transposed conv vs float64 reference", () => {
     { dim: 2 as SpatialDim, K: 2, s: 2, cin: 4, cout: 40, seed: 4 },
   ])('dim $dim K $K stride $s Cin $cin Cout $cout: sparseConv and sparseConvTranspose', async ({ dim, K, s, cin, cout, seed }) => {
     const ctx = await testGpu();
-    const fine = seed === 2 ? adversarialCoords(9) : events(60 + seed, dim, dim === 3 ? 128 : 256, 2000);
+    const fine = seed === 2 ? adversarialCoords(9) : convEvents(60 + seed, dim, dim === 3 ? 128 : 256, 2000);
     const fineSet = new CoordinateSet(ctx, dim, fine);
     const { map, outCoords } = buildStridedMap(fine, dim, K, s);
     const v = K ** dim;
@@ -263,7 +244,7 @@ describe("'pairs' on a host-built GpuKernelMap (pair lists built per call, not c
 describe("'pairs' determinism, agreement with 'output-tile', caching, leaks", () => {
   it("is bitwise reproducible and agrees with 'output-tile' to float32 rounding", async () => {
     const ctx = await testGpu();
-    const coords = events(11, 3, 64, 3000);
+    const coords = convEvents(11, 3, 64, 3000);
     const set = new CoordinateSet(ctx, 3, coords);
     const c = randomCase(12, set.n, set.n, 27, 16, 24);
     const run = (x: Tensor, w: Tensor, b: Tensor): Tensor => submanifoldConv(new SparseTensor(set, x), w, { bias: b }).feats;
@@ -284,7 +265,7 @@ describe("'pairs' determinism, agreement with 'output-tile', caching, leaks", ()
     const ctx = await testGpu();
     await ctx.sync();
     const base = ctx.stats().liveBytes;
-    const x = new CoordinateSet(ctx, 3, events(13, 3, 64, 1000));
+    const x = new CoordinateSet(ctx, 3, convEvents(13, 3, 64, 1000));
     const pass = async (): Promise<number> => {
       await ctx.scope(async () => {
         const feats = tensor(ctx, new Float32Array(x.n * 8).fill(0.5), [x.n, 8], { requiresGrad: true });

@@ -33,35 +33,18 @@ import { CoordinateSet, SparseTensor, sparseTensor } from '../../src/kernels/spa
 import { testGpu } from '../helpers/gpu.js';
 import {
   batchEvents,
+  convEvents,
+  f32,
   randomCloud,
   randomFeats,
   randomWalk,
   readF32AsF64,
   readI32,
+  relToMax,
   rng,
-  shuffleRows,
   straightTrack,
 } from './sparse-data.js';
 
-/** max |got − ref| / max |ref|: f32 sums of L terms of size ≲ max carry ≲ L·2⁻²⁴ of it. */
-function relToMax(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(got.length).toBe(ref.length);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < ref.length; i++) {
-    scale = Math.max(scale, Math.abs(ref[i]!));
-    err = Math.max(err, Math.abs(got[i]! - ref[i]!));
-  }
-  return scale === 0 ? err : err / scale;
-}
-
-const f32 = (a: Float64Array): Float64Array => Float64Array.from(a, Math.fround);
-
-function events(seed: number, dim: SpatialDim, extent: number, size: number): Int32Array {
-  const r = rng(seed);
-  const evs = [randomWalk(r, dim, extent, size), new Int32Array(0), straightTrack(r, dim, extent, size / 3), randomWalk(r, dim, extent, size / 2)];
-  return shuffleRows(r, batchEvents(evs, dim), dim + 1).coords;
-}
 
 interface Case {
   feats: Float64Array;
@@ -118,7 +101,7 @@ describe('submanifold conv vs float64 reference', () => {
   ];
   it.each(cases)('dim $dim K $K dil $dil Cin $cin Cout $cout: forward, dX, dW, db', async ({ dim, K, dil, cin, cout, size }) => {
     const ctx = await testGpu();
-    const coords = events(100 + K + dil + cin, dim, dim === 3 ? 64 : 256, size);
+    const coords = convEvents(100 + K + dil + cin, dim, dim === 3 ? 64 : 256, size);
     const refMap = buildSubmanifoldMap(coords, dim, K, dil);
     const n = refMap.numIn;
     const c = randomCase(7 + cin, n, n, refMap.kernelVolume, cin, cout);
@@ -151,7 +134,7 @@ describe('submanifold conv vs float64 reference', () => {
 
   it('handles 256 → 256 channels', async () => {
     const ctx = await testGpu();
-    const coords = events(5, 3, 32, 300);
+    const coords = convEvents(5, 3, 32, 300);
     const refMap = buildSubmanifoldMap(coords, 3, 3);
     const c = randomCase(8, refMap.numIn, refMap.numIn, 27, 256, 256);
     const set = new CoordinateSet(ctx, 3, coords);
@@ -218,7 +201,7 @@ describe('strided and transposed conv vs float64 reference', () => {
     { dim: 2 as SpatialDim, K: 2, s: 2, cin: 4, cout: 40 },
   ])('dim $dim K $K stride $s: sparseConv and sparseConvTranspose', async ({ dim, K, s, cin, cout }) => {
     const ctx = await testGpu();
-    const fine = events(60 + K + dim, dim, dim === 3 ? 128 : 256, 2000);
+    const fine = convEvents(60 + K + dim, dim, dim === 3 ? 128 : 256, 2000);
     const fineSet = new CoordinateSet(ctx, dim, fine);
     const { map, outCoords } = buildStridedMap(fine, dim, K, s);
     const v = K ** dim;
@@ -291,7 +274,7 @@ describe('gradcheck', () => {
 describe('determinism, empty tensors, leaks', () => {
   it('forward and all gradients are bitwise identical across runs', async () => {
     const ctx = await testGpu();
-    const coords = events(11, 3, 64, 3000);
+    const coords = convEvents(11, 3, 64, 3000);
     const set = new CoordinateSet(ctx, 3, coords);
     const c = randomCase(12, set.n, set.n, 27, 16, 24);
     const once = async (): Promise<Uint32Array[]> =>
@@ -331,7 +314,7 @@ describe('determinism, empty tensors, leaks', () => {
     await ctx.sync();
     const base = ctx.stats().liveBytes;
     await ctx.scope(async () => {
-      const x = sparseTensor(ctx, events(13, 3, 64, 1000), new Float32Array(0), { channels: 0 }).coords;
+      const x = sparseTensor(ctx, convEvents(13, 3, 64, 1000), new Float32Array(0), { channels: 0 }).coords;
       const feats = tensor(ctx, new Float32Array(x.n * 8).fill(0.5), [x.n, 8], { requiresGrad: true });
       const st = new SparseTensor(x, feats);
       const w = tensor(ctx, new Float32Array(27 * 8 * 8).fill(0.1), [27, 8, 8], { requiresGrad: true });

@@ -134,3 +134,25 @@ export function readI32(name: string, file: string): Int32Array {
   const view = new DataView(readFixture(name, file));
   return Int32Array.from({ length: view.byteLength / 4 }, (_, i) => view.getInt32(4 * i, true));
 }
+
+/** max |got − ref| / max |ref|: f32 sums of L terms of size ≲ max carry ≲ L·2⁻²⁴ of it. */
+export function relToMax(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  expect(got.length).toBe(ref.length);
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < ref.length; i++) {
+    scale = Math.max(scale, Math.abs(ref[i]!));
+    err = Math.max(err, Math.abs(got[i]! - ref[i]!));
+  }
+  return scale === 0 ? err : err / scale;
+}
+
+/** Rounds every value to float32 (what a GPU tensor holds). */
+export const f32 = (a: Float64Array): Float64Array => Float64Array.from(a, Math.fround);
+
+/** Four shuffled batch items: a random walk, an empty event, a straight track and a shorter walk. */
+export function convEvents(seed: number, dim: SpatialDim, extent: number, size: number): Int32Array {
+  const r = rng(seed);
+  const evs = [randomWalk(r, dim, extent, size), new Int32Array(0), straightTrack(r, dim, extent, size / 3), randomWalk(r, dim, extent, size / 2)];
+  return shuffleRows(r, batchEvents(evs, dim), dim + 1).coords;
+}
