@@ -255,8 +255,11 @@ describe("'pairs' determinism, agreement with 'output-tile', caching, leaks", ()
     // Same terms, other order: L = 27·16 terms of unit size.
     expect(relToMax(a.out, tile.out)).toBeLessThan(1e-5);
     expect(relToMax(a.dX, tile.dX)).toBeLessThan(1e-5);
-    // Weight and bias gradients do not depend on the algorithm.
-    expect(a.bits[2]).toEqual(tile.bits[2]);
+    // dW: the same per-offset sums over ≤ 3000 pairs, cut into other chunks
+    // (pair index instead of row index): rounding of sums of that length,
+    // a few ulps times √L for random signs.
+    expect(relToMax(a.dW, tile.dW)).toBeLessThan(2e-5);
+    // The bias gradient does not depend on the algorithm.
     expect(a.bits[3]).toEqual(tile.bits[3]);
     set.dispose();
   });

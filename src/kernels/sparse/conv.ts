@@ -10,7 +10,8 @@
  * ('pairs', see {@link setSparseConvAlgorithm}; WGSL
  * `src/wgsl/sparse/conv-pairs.wgsl`) (the default) computes the same two products as a
  * per-offset gather–GEMM–scatter over compacted pair lists, one dispatch per
- * offset in ascending order. The weight and bias gradients are
+ * offset in ascending order, and the weight gradient over the same lists.
+ * The weight and bias gradients are
  * two-pass reductions (per-chunk partials, then a sum in chunk order). Every
  * summation order depends only on shapes, so results are bitwise
  * reproducible run to run.
@@ -45,6 +46,7 @@ const pairsSource = wgsl('sparse/conv-pairs');
 const compactSpec: KernelSpec = { name: 'sparse.pair_compact', source: pairsSource, entryPoint: 'pair_compact' };
 const initSpec: KernelSpec = { name: 'sparse.conv_init', source: pairsSource, entryPoint: 'conv_init' };
 const pairsSpec: KernelSpec = { name: 'sparse.conv_pairs', source: pairsSource, entryPoint: 'conv_pairs' };
+const dwPairsSpec: KernelSpec = { name: 'sparse.conv_dw_pairs', source: pairsSource, entryPoint: 'conv_dw_pairs' };
 
 /**
  * Algorithm of the sparse convolution forward and input gradient (see
@@ -56,9 +58,11 @@ const ALGORITHMS: readonly SparseConvAlgorithm[] = ['output-tile', 'pairs'];
 let convAlgorithm: SparseConvAlgorithm = 'pairs';
 
 /**
- * Selects how sparse convolutions compute their forward and input gradient
- * (process-wide; read at each dispatch, so it may be changed between calls).
- * Weight and bias gradients are the same two-pass reductions under both.
+ * Selects how sparse convolutions compute their forward, input gradient and
+ * weight gradient (process-wide; read at each dispatch, so it may be changed
+ * between calls). Weight and bias gradients are two-pass reductions
+ * (per-chunk partials, then a sum in chunk order) under both; under
+ * `'pairs'` the weight gradient visits only the real pairs of each offset.
  *
  * - `'output-tile'`: output-stationary gather. A workgroup takes a
  *   tile of output rows and, for every offset that any row of the tile uses,
@@ -73,7 +77,8 @@ let convAlgorithm: SparseConvAlgorithm = 'pairs';
  *   per offset, in ascending k, multiplies the gathered pair rows by W[k] and
  *   adds the result to their output rows. Only real pairs are multiplied.
  *   Within one offset each output row has at most one source, so the
- *   read-add-write needs no atomics.
+ *   read-add-write needs no atomics. The weight gradient sums
+ *   feats[in]ᵀ ⊗ grad[out] over the same lists.
  *
  * Both are deterministic: every summation order depends only on the map and
  * the shapes, so results are bitwise reproducible run to run. The two
@@ -171,8 +176,30 @@ function buildPairLists(table: Tensor, rows: number, kernelVolume: number): Pair
   return lists;
 }
 
-function pairsUniform(p: { rows: number; cin: number; cout: number; V: number; k?: number; hasBias?: number; total?: number }): Record<string, number> {
-  return { k: 0, hasBias: 0, total: 0, ...p };
+function pairsUniform(p: {
+  rows: number;
+  cin: number;
+  cout: number;
+  V: number;
+  k?: number;
+  hasBias?: number;
+  total?: number;
+  chunkRows?: number;
+}): Record<string, number> {
+  return { k: 0, hasBias: 0, total: 0, chunkRows: 0, ...p };
+}
+
+/**
+ * The pair lists of `table` (one of `map`'s tables): cached on the map when it
+ * can hold them (maps built by kernel-map.ts), otherwise built for this call
+ * only; `release` frees them in the second case.
+ */
+function pairListsOf(table: Tensor, rows: number, kernelVolume: number, map: GpuKernelMap | undefined): { lists: PairLists; release(): void } {
+  if (map instanceof KernelMapGpu) {
+    return { lists: map.derivedFor(table, () => buildPairLists(table, rows, kernelVolume)), release: () => {} };
+  }
+  const lists = buildPairLists(table, rows, kernelVolume);
+  return { lists, release: () => lists.dispose() };
 }
 
 /** The 'pairs' algorithm of {@link gatherConv}. */
@@ -196,12 +223,7 @@ function pairsConv(
     { params: pairsUniform({ rows, cin, cout, V: kernelVolume, hasBias: bias ? 1 : 0, total }), bias: bias ?? weight, out },
     ctx.grid(total, THREADS),
   );
-  // Cached on the map when it can hold them (maps built by kernel-map.ts),
-  // otherwise built for this call only.
-  const cacheable = map instanceof KernelMapGpu;
-  const lists = cacheable
-    ? map.derivedFor(table, () => buildPairLists(table, rows, kernelVolume))
-    : buildPairLists(table, rows, kernelVolume);
+  const { lists, release } = pairListsOf(table, rows, kernelVolume, map);
   try {
     if (cin === 0) return;
     const tx = threadsX(cout);
@@ -224,7 +246,7 @@ function pairsConv(
       );
     }
   } finally {
-    if (!cacheable) lists.dispose();
+    release();
   }
 }
 
@@ -296,23 +318,62 @@ function sumChunks(partial: Tensor, total: number, numChunks: number, shape: rea
 /**
  * @internal dW[k] = Σ_o feats[table[o, k]]ᵀ ⊗ grad[o], f32 [V, cin, cout],
  * in a fixed order: per-chunk partials, then a sum over chunks in order.
+ * Under the 'pairs' algorithm it walks the per-offset pair lists of `table`
+ * (cached on `map`; conv_dw_pairs), otherwise every row of the table per
+ * offset (conv_dw_partial).
  */
-export function weightGrad(feats: Tensor, grad: Tensor, table: Tensor, rows: number, cin: number, cout: number, kernelVolume: number): Tensor {
+export function weightGrad(
+  feats: Tensor,
+  grad: Tensor,
+  table: Tensor,
+  rows: number,
+  cin: number,
+  cout: number,
+  kernelVolume: number,
+  map?: GpuKernelMap,
+): Tensor {
   const ctx = feats.ctx;
   const total = kernelVolume * cin * cout;
   if (rows === 0 || total === 0) return zeros(ctx, [kernelVolume, cin, cout]);
+  // Chunks cut the rows (output-tile) or the pair index (pairs, whose counts
+  // are bounded by `rows`): the same shape-only chunking either way.
   const { chunkRows, numChunks } = chunking(rows, total);
   const tc = Math.max(cin, cout) <= 16 ? 16 : Math.max(cin, cout) <= 32 ? 32 : 64;
+  const grid: [number, number, number] = [Math.ceil(cout / tc), Math.ceil(cin / tc), kernelVolume * numChunks];
   const partial = empty(ctx, [numChunks * total]);
-  ctx.run(
-    dwSpec,
-    { params: uniform({ rows, cin, cout, V: kernelVolume, chunkRows, numChunks }), feats, grad, table, partial },
-    [Math.ceil(cout / tc), Math.ceil(cin / tc), kernelVolume * numChunks],
-    { TC: tc, TT: tc / 4 },
-  );
-  const dw = sumChunks(partial, total, numChunks, [kernelVolume, cin, cout]);
-  partial.dispose();
-  return dw;
+  try {
+    if (convAlgorithm === 'pairs') {
+      const { lists, release } = pairListsOf(table, rows, kernelVolume, map);
+      try {
+        ctx.run(
+          dwPairsSpec,
+          {
+            params: pairsUniform({ rows, cin, cout, V: kernelVolume, chunkRows }),
+            listOut: lists.pairsOut,
+            listIn: lists.pairsIn,
+            listCount: lists.pairCount,
+            src: feats,
+            grad,
+            partial,
+          },
+          grid,
+          { TC: tc, TT: tc / 4 },
+        );
+      } finally {
+        release();
+      }
+    } else {
+      ctx.run(
+        dwSpec,
+        { params: uniform({ rows, cin, cout, V: kernelVolume, chunkRows, numChunks }), feats, grad, table, partial },
+        grid,
+        { TC: tc, TT: tc / 4 },
+      );
+    }
+    return sumChunks(partial, total, numChunks, [kernelVolume, cin, cout]);
+  } finally {
+    partial.dispose();
+  }
 }
 
 /** @internal db = Σ_o grad[o], f32 [cout], per-chunk partials then a sum in order. */
@@ -349,7 +410,7 @@ const sparseConvOp = defineOp<ConvAttrs>({
     const v = map.kernelVolume;
     const grads: (Tensor | null)[] = [
       needsGrad[0] ? gatherConv(g, map.inputStationary, weight!, null, map.numIn, cout, cin, v, true, map) : null,
-      needsGrad[1] ? weightGrad(feats!, g, map.outputStationary, map.numOut, cin, cout, v) : null,
+      needsGrad[1] ? weightGrad(feats!, g, map.outputStationary, map.numOut, cin, cout, v, map) : null,
     ];
     if (inputs.length > 2) grads.push(needsGrad[2] ? biasGrad(g, map.numOut, cout) : null);
     return grads;

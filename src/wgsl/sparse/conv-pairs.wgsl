@@ -58,6 +58,22 @@
 // map and the shapes, and results are bitwise reproducible. They differ from
 // conv_gather's (Σ_k Σ_c in one accumulator, bias added last) by rounding only.
 // Grid: (ceil(cout / BN), row tiles folded into y and z).
+//
+// conv_dw_pairs: the weight gradient over the forward table's pair lists,
+//   dW[k] = Σ_{p < pairCount[k]} src[pairsIn[k, p]]ᵀ ⊗ grad[pairsOut[k, p]]
+// (src = feats [numIn, Cin], grad = gradOut [rows, Cout]). conv_dw_partial
+// (conv.wgsl) walks every row of the table for every offset and multiplies
+// whole slabs of 8 rows once any of them has a pair; here only real pairs
+// are visited, 8 at a time, so the work is ~pairs instead of ~V · rows.
+// The pair index is cut into chunks of params.chunkRows (chosen by the host
+// from `rows`, the bound of every count, since it does not read the counts
+// back); a workgroup of TT × TT threads sums one chunk of one offset into a
+// TC × TC tile of the [Cin, Cout] matrix (4×4 per thread, vec4 staging) and
+// writes it to `partial` [numChunks, V, Cin, Cout]; chunks past the count
+// write zeros. sum_chunks (conv.wgsl) then adds the chunks in order. Pairs
+// are summed in list order (ascending output row) within a chunk: the
+// result depends only on the map and the shapes.
+// Grid: (ceil(Cout / TC), ceil(Cin / TC), V · numChunks).
 
 struct Params {
   rows: u32,       // rows of the table and of `out`
@@ -67,15 +83,20 @@ struct Params {
   k: u32,          // offset of this conv_pairs dispatch
   hasBias: u32,    // conv_init
   total: u32,      // rows · cout (conv_init)
+  chunkRows: u32,  // pairs per chunk (conv_dw_pairs)
 }
 
 override TX: u32 = 16u;
 override TY: u32 = 16u;         // = THREADS / TX (set by the host)
 override TRANS_W: bool = false;
+override TC: u32 = 64u;         // dW tile side (conv_dw_pairs)
+override TT: u32 = 16u;         // = TC / 4, threads per side of the dW workgroup
 
 // THREADS, RM, RN, SLAB, MAX_BM, tileA, tileB, gatherRow (here: the source row
 // of each pair of the tile), weight_at and gather_tile_mac:
 // #include "common/sparse-gather-tile"
+// dwA, dwB, dw_stage, dw_slab_mac, dw_store_tile:
+// #include "common/sparse-dw-tile"
 const COMPACT_ROWS: u32 = 4u;   // rows per thread in pair_compact
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -92,6 +113,8 @@ const COMPACT_ROWS: u32 = 4u;   // rows per thread in pair_compact
 @group(0) @binding(9) var<storage, read> listOut: array<i32>;
 @group(0) @binding(10) var<storage, read> listIn: array<i32>;
 @group(0) @binding(11) var<storage, read> listCount: array<u32>;
+@group(0) @binding(12) var<storage, read> grad: array<f32>;
+@group(0) @binding(13) var<storage, read_write> partial: array<f32>;
 
 var<workgroup> scan: array<u32, THREADS>;
 var<workgroup> blockTotal: u32;
@@ -195,4 +218,40 @@ fn add_out(row: i32, col: u32, v: vec4<f32>) {
   if (col + 1u < params.cout) { out[base + 1u] = out[base + 1u] + v.y; }
   if (col + 2u < params.cout) { out[base + 2u] = out[base + 2u] + v.z; }
   if (col + 3u < params.cout) { out[base + 3u] = out[base + 3u] + v.w; }
+}
+
+@compute @workgroup_size(TT, TT)
+fn conv_dw_pairs(
+  @builtin(local_invocation_id) lid: vec3<u32>,
+  @builtin(workgroup_id) wid: vec3<u32>,
+) {
+  let NT = TT * TT;
+  let tid = lid.y * TT + lid.x;
+  let V = params.V;
+  let k = wid.z % V;
+  let chunk = wid.z / V;
+  let a0 = wid.y * TC;
+  let b0 = wid.x * TC;
+  let list = k * params.rows;
+  // listCount is read-only, so the loop bounds are workgroup-uniform.
+  let pStart = chunk * params.chunkRows;
+  let pEnd = min(pStart + params.chunkRows, listCount[k]);
+  var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  for (var p0 = pStart; p0 < pEnd; p0 += SLAB) {
+    for (var idx = tid; idx < SLAB * TC; idx += NT) {
+      let r = idx / TC;
+      let a = idx % TC;
+      var x = 0.0;
+      var g = 0.0;
+      if (p0 + r < pEnd) {
+        if (a0 + a < params.cin) { x = src[u32(listIn[list + p0 + r]) * params.cin + a0 + a]; }
+        if (b0 + a < params.cout) { g = grad[u32(listOut[list + p0 + r]) * params.cout + b0 + a]; }
+      }
+      dw_stage(r, a, x, g);
+    }
+    workgroupBarrier();
+    dw_slab_mac(lid, &acc);
+    workgroupBarrier();
+  }
+  dw_store_tile((chunk * V + k) * params.cin * params.cout, a0, b0, lid, acc);
 }

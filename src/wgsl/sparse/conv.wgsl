@@ -78,7 +78,6 @@ override TT: u32 = 16u;         // = TC / 4, threads per side of the dW workgrou
 
 const MAX_BN: u32 = 64u;        // RN · max TX
 const MASK_WORDS: u32 = 16u;    // offset bit mask: V ≤ 512
-const MAX_TC: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -95,6 +94,8 @@ const MAX_TC: u32 = 64u;
 // THREADS, RM, RN, SLAB (also the dW row slab), MAX_BM, tileA, tileB, gatherRow,
 // weight_at and gather_tile_mac:
 // #include "common/sparse-gather-tile"
+// dwA, dwB, dw_stage, dw_slab_mac, dw_store_tile:
+// #include "common/sparse-dw-tile"
 var<workgroup> occ: array<atomic<u32>, MASK_WORDS>;
 var<workgroup> occPlain: array<u32, MASK_WORDS>;
 
@@ -192,8 +193,6 @@ fn store_out(row: u32, col: u32, v: vec4<f32>) {
   if (col + 3u < params.cout) { out[base + 3u] = o.w; }
 }
 
-var<workgroup> dwA: array<vec4<f32>, 128>;  // [SLAB rows][TC / 4], four input channels per entry
-var<workgroup> dwB: array<vec4<f32>, 128>;  // [SLAB rows][TC / 4], four output channels per entry
 var<workgroup> slabRows: array<i32, SLAB>;
 var<workgroup> slabAny: u32;
 
@@ -237,37 +236,13 @@ fn conv_dw_partial(
         if (a0 + a < params.cin) { x = feats[u32(s) * params.cin + a0 + a]; }
         if (b0 + a < params.cout) { g = grad[(r0 + r) * params.cout + b0 + a]; }
       }
-      dwA[(r * TC + a) / RM][a % RM] = x;
-      dwB[(r * TC + a) / RN][a % RN] = g;
+      dw_stage(r, a, x, g);
     }
     workgroupBarrier();
-    for (var r = 0u; r < SLAB; r++) {
-      let b = dwB[(r * TC) / RN + lid.x];
-      let a = dwA[(r * TC) / RM + lid.y];
-      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
-    }
+    dw_slab_mac(lid, &acc);
     workgroupBarrier();
   }
-  let base = chunk * V * params.cin * params.cout + k * params.cin * params.cout;
-  let a = a0 + lid.y * RM;
-  let b = b0 + lid.x * RN;
-  store_partial(base, a, b, acc[0]);
-  store_partial(base, a + 1u, b, acc[1]);
-  store_partial(base, a + 2u, b, acc[2]);
-  store_partial(base, a + 3u, b, acc[3]);
-}
-
-// Writes four consecutive output channels of input channel a of one partial dW[k].
-fn store_partial(base: u32, a: u32, b: u32, v: vec4<f32>) {
-  if (a >= params.cin) { return; }
-  let o = base + a * params.cout + b;
-  if (b < params.cout) { partial[o] = v.x; }
-  if (b + 1u < params.cout) { partial[o + 1u] = v.y; }
-  if (b + 2u < params.cout) { partial[o + 2u] = v.z; }
-  if (b + 3u < params.cout) { partial[o + 3u] = v.w; }
+  dw_store_tile((chunk * V + k) * params.cin * params.cout, a0, b0, lid, acc);
 }
 
 @compute @workgroup_size(THREADS)
