@@ -16,6 +16,7 @@ import {
   outputStationary,
   transposeKernelMap,
 } from '../../src/kernels/sparse/kernel-map.reference.js';
+import { setPairStagingBudget } from '../../src/kernels/sparse/conv.js';
 import { sparseConvBackward, sparseConvForward } from '../../src/kernels/sparse/conv.reference.js';
 import {
   getSparseConvAlgorithm,
@@ -262,6 +263,28 @@ describe("'pairs' determinism, agreement with 'output-tile', caching, leaks", ()
     // The bias gradient does not depend on the algorithm.
     expect(a.bits[3]).toEqual(tile.bits[3]);
     set.dispose();
+  });
+
+  it('staged offset groups and the per-offset read-add-write give identical bits', async () => {
+    const ctx = await testGpu();
+    const coords = convEvents(17, 3, 64, 2500);
+    const set = new CoordinateSet(ctx, 3, coords);
+    const [cin, cout] = [12, 20];
+    const c = randomCase(18, set.n, set.n, 27, cin, cout);
+    const run = (x: Tensor, w: Tensor, b: Tensor): Tensor => submanifoldConv(new SparseTensor(set, x), w, { bias: b }).feats;
+    const staged = await runConv(set.n, set.n, 27, cin, cout, c, run);
+    try {
+      // 0: one dispatch per offset; 5 slices of the wider side: groups of 5 and 8
+      // offsets (27 = 5·5 + 2 and 3·8 + 3), so uneven last groups are covered.
+      for (const budget of [0, 5 * 4 * set.n * cout]) {
+        setPairStagingBudget(budget);
+        const other = await runConv(set.n, set.n, 27, cin, cout, c, run);
+        other.bits.forEach((t, i) => expect(t, `budget ${budget}, output ${i}`).toEqual(staged.bits[i]));
+      }
+    } finally {
+      setPairStagingBudget();
+      set.dispose();
+    }
   });
 
   it('caches pair lists on the map (shared with transposed views) and frees them with it', async () => {

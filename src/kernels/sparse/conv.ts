@@ -46,6 +46,7 @@ const pairsSource = wgsl('sparse/conv-pairs');
 const compactSpec: KernelSpec = { name: 'sparse.pair_compact', source: pairsSource, entryPoint: 'pair_compact' };
 const initSpec: KernelSpec = { name: 'sparse.conv_init', source: pairsSource, entryPoint: 'conv_init' };
 const pairsSpec: KernelSpec = { name: 'sparse.conv_pairs', source: pairsSource, entryPoint: 'conv_pairs' };
+const reduceSpec: KernelSpec = { name: 'sparse.conv_reduce', source: pairsSource, entryPoint: 'conv_reduce' };
 const dwPairsSpec: KernelSpec = { name: 'sparse.conv_dw_pairs', source: pairsSource, entryPoint: 'conv_dw_pairs' };
 
 /**
@@ -185,8 +186,22 @@ function pairsUniform(p: {
   hasBias?: number;
   total?: number;
   chunkRows?: number;
+  groupSize?: number;
+  tilesZ?: number;
 }): Record<string, number> {
-  return { k: 0, hasBias: 0, total: 0, chunkRows: 0, ...p };
+  return { k: 0, hasBias: 0, total: 0, chunkRows: 0, groupSize: 0, tilesZ: 1, ...p };
+}
+
+/** Default budget of the staging buffer of the staged 'pairs' conv (see conv-pairs.wgsl). */
+const DEFAULT_PAIR_STAGING_BYTES = 64 * 1024 * 1024;
+let pairStagingBytes = DEFAULT_PAIR_STAGING_BYTES;
+
+/**
+ * @internal Sets the staging budget of the 'pairs' conv (bytes; tests use it
+ * to force the per-offset path). Omit to restore the default.
+ */
+export function setPairStagingBudget(bytes?: number): void {
+  pairStagingBytes = bytes ?? DEFAULT_PAIR_STAGING_BYTES;
 }
 
 /**
@@ -218,17 +233,46 @@ function pairsConv(
 ): void {
   const ctx = src.ctx;
   const total = rows * cout;
-  ctx.run(
-    initSpec,
-    { params: pairsUniform({ rows, cin, cout, V: kernelVolume, hasBias: bias ? 1 : 0, total }), bias: bias ?? weight, out },
-    ctx.grid(total, THREADS),
-  );
+  const hasBias = bias ? 1 : 0;
+  const tx = threadsX(cout);
+  const bm = (MICRO * THREADS) / tx;
+  const maxPerDim = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const [y, z] = foldTiles(maxPerDim, Math.ceil(rows / bm));
+  // Offsets per staged group: as many [rows, cout] slices as the budget (and
+  // one binding, and the z grid) holds; fewer than two gains nothing over the
+  // per-offset read-add-write, which gives the same bits.
+  const slice = 4 * rows * cout;
+  const budget = Math.min(pairStagingBytes, ctx.limits.maxStorageBufferBindingSize);
+  const group = cin === 0 ? 0 : Math.min(kernelVolume, Math.floor(budget / slice), Math.floor(maxPerDim / z));
+  if (group < 2) {
+    ctx.run(
+      initSpec,
+      { params: pairsUniform({ rows, cin, cout, V: kernelVolume, hasBias, total }), bias: bias ?? weight, out },
+      ctx.grid(total, THREADS),
+    );
+  }
+  if (cin === 0) return;
   const { lists, release } = pairListsOf(table, rows, kernelVolume, map);
   try {
-    if (cin === 0) return;
-    const tx = threadsX(cout);
-    const bm = (MICRO * THREADS) / tx;
-    const [y, z] = foldTiles(ctx.limits.maxComputeWorkgroupsPerDimension, Math.ceil(rows / bm));
+    if (group >= 2) {
+      const staged = empty(ctx, [group * rows * cout], 'f32', { label: 'sparse conv staged products' });
+      try {
+        for (let k0 = 0; k0 < kernelVolume; k0 += group) {
+          const groupSize = Math.min(group, kernelVolume - k0);
+          const p = { rows, cin, cout, V: kernelVolume, k: k0, hasBias, total, groupSize, tilesZ: z };
+          ctx.run(
+            pairsSpec,
+            { params: pairsUniform(p), listOut: lists.pairsOut, listIn: lists.pairsIn, listCount: lists.pairCount, src, weight, out: staged },
+            [Math.ceil(cout / (MICRO * tx)), y, z * groupSize],
+            { TX: tx, TY: THREADS / tx, TRANS_W: transW, STAGED: true },
+          );
+          ctx.run(reduceSpec, { params: pairsUniform(p), table, src: staged, bias: bias ?? weight, out }, ctx.grid(total, THREADS));
+        }
+      } finally {
+        staged.dispose();
+      }
+      return;
+    }
     for (let k = 0; k < kernelVolume; k++) {
       ctx.run(
         pairsSpec,
@@ -242,7 +286,7 @@ function pairsConv(
           out,
         },
         [Math.ceil(cout / (MICRO * tx)), y, z],
-        { TX: tx, TY: THREADS / tx, TRANS_W: transW },
+        { TX: tx, TY: THREADS / tx, TRANS_W: transW, STAGED: false },
       );
     }
   } finally {

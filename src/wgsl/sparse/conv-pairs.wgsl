@@ -59,6 +59,22 @@
 // conv_gather's (Σ_k Σ_c in one accumulator, bias added last) by rounding only.
 // Grid: (ceil(cout / BN), row tiles folded into y and z).
 //
+// Staged variant (STAGED = true), the host's choice whenever a group of
+// offsets fits its staging budget: one dispatch computes the products of
+// params.groupSize consecutive offsets k = params.k + kl and stores them,
+// without adding, in a staging buffer bound as `out`:
+//   staged [groupSize, rows, cout]: staged[kl, o, :] = src[i] @ W[k] for the
+//   pair (i, o) of offset k; rows without a pair at k are left unwritten.
+// Grid: (ceil(cout / BN), row tiles in y, groupSize · params.tilesZ in z).
+// conv_reduce then folds the group into `out`, one invocation per element:
+//   out[o, c] = (k == 0 ? bias[c] or 0 : out[o, c]) + Σ_{kl ascending, table[o, k] ≥ 0} staged[kl, o, c]
+// reading the staging buffer through `src` and the table to skip unwritten
+// rows. The additions are the same as the per-offset read-add-write's, in
+// the same order (bias, then offsets ascending), so both variants give
+// bitwise-identical results; the staged one needs 2 dispatches per group of
+// offsets instead of one per offset (plus conv_init), and no read of `out`
+// between the offsets of a group.
+//
 // conv_dw_pairs: the weight gradient over the forward table's pair lists,
 //   dW[k] = Σ_{p < pairCount[k]} src[pairsIn[k, p]]ᵀ ⊗ grad[pairsOut[k, p]]
 // (src = feats [numIn, Cin], grad = gradOut [rows, Cout]). conv_dw_partial
@@ -84,11 +100,14 @@ struct Params {
   hasBias: u32,    // conv_init
   total: u32,      // rows · cout (conv_init)
   chunkRows: u32,  // pairs per chunk (conv_dw_pairs)
+  groupSize: u32,  // offsets per staged dispatch (STAGED conv_pairs, conv_reduce)
+  tilesZ: u32,     // row-tile workgroups along z per offset (STAGED conv_pairs)
 }
 
 override TX: u32 = 16u;
 override TY: u32 = 16u;         // = THREADS / TX (set by the host)
 override TRANS_W: bool = false;
+override STAGED: bool = false;  // conv_pairs: store into the staging buffer (see header)
 override TC: u32 = 64u;         // dW tile side (conv_dw_pairs)
 override TT: u32 = 16u;         // = TC / 4, threads per side of the dW workgroup
 
@@ -180,9 +199,17 @@ fn conv_pairs(
   let BM = TY * RM;
   let BN = TX * RN;
   let tid = lid.y * TX + lid.x;
-  let row0 = (wid.y + wid.z * nwg.y) * BM;
+  var tileZ = wid.z;
+  var k = params.k;
+  var stageRow = 0u;  // first row of this offset's slice of the staging buffer
+  if (STAGED) {
+    let kl = wid.z / params.tilesZ;
+    tileZ = wid.z % params.tilesZ;
+    k += kl;
+    stageRow = kl * params.rows;
+  }
+  let row0 = (wid.y + tileZ * nwg.y) * BM;
   let col0 = wid.x * BN;
-  let k = params.k;
   let n = listCount[k];
   if (row0 >= n) { return; }
   if (tid < BM) {
@@ -204,20 +231,48 @@ fn conv_pairs(
   // Constant accumulator indices only (see conv_gather).
   let p0 = lid.y * RM;
   let c0 = col0 + lid.x * RN;
-  add_out(dstRow[p0], c0, acc[0]);
-  add_out(dstRow[p0 + 1u], c0, acc[1]);
-  add_out(dstRow[p0 + 2u], c0, acc[2]);
-  add_out(dstRow[p0 + 3u], c0, acc[3]);
+  add_out(dstRow[p0], stageRow, c0, acc[0]);
+  add_out(dstRow[p0 + 1u], stageRow, c0, acc[1]);
+  add_out(dstRow[p0 + 2u], stageRow, c0, acc[2]);
+  add_out(dstRow[p0 + 3u], stageRow, c0, acc[3]);
 }
 
-// out[row, col .. col + 3] += v, clipped at the channel edge; row < 0 (past the pair count) writes nothing.
-fn add_out(row: i32, col: u32, v: vec4<f32>) {
+// out[row, col .. col + 3] += v (STAGED: out[stageRow + row, …] = v), clipped at
+// the channel edge; row < 0 (past the pair count) writes nothing.
+fn add_out(row: i32, stageRow: u32, col: u32, v: vec4<f32>) {
   if (row < 0) { return; }
-  let base = u32(row) * params.cout + col;
+  let base = (stageRow + u32(row)) * params.cout + col;
+  if (STAGED) {
+    if (col < params.cout) { out[base] = v.x; }
+    if (col + 1u < params.cout) { out[base + 1u] = v.y; }
+    if (col + 2u < params.cout) { out[base + 2u] = v.z; }
+    if (col + 3u < params.cout) { out[base + 3u] = v.w; }
+    return;
+  }
   if (col < params.cout) { out[base] = out[base] + v.x; }
   if (col + 1u < params.cout) { out[base + 1u] = out[base + 1u] + v.y; }
   if (col + 2u < params.cout) { out[base + 2u] = out[base + 2u] + v.z; }
   if (col + 3u < params.cout) { out[base + 3u] = out[base + 3u] + v.w; }
+}
+
+// Folds one staged group of offsets into out (see header); src = the staging
+// buffer. Grid folded into y.
+@compute @workgroup_size(THREADS)
+fn conv_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = gid.x + gid.y * nwg.x * THREADS;
+  if (e >= params.total) { return; }
+  let o = e / params.cout;
+  let c = e % params.cout;
+  var v = 0.0;
+  if (params.k == 0u) {
+    if (params.hasBias == 1u) { v = bias[c]; }
+  } else {
+    v = out[e];
+  }
+  for (var kl = 0u; kl < params.groupSize; kl++) {
+    if (table[o * params.V + params.k + kl] >= 0) { v = v + src[(kl * params.rows + o) * params.cout + c]; }
+  }
+  out[e] = v;
 }
 
 @compute @workgroup_size(TT, TT)
