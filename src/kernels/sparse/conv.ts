@@ -78,8 +78,11 @@ let convAlgorithm: SparseConvAlgorithm = 'pairs';
  *   per offset, in ascending k, multiplies the gathered pair rows by W[k] and
  *   adds the result to their output rows. Only real pairs are multiplied.
  *   Within one offset each output row has at most one source, so the
- *   read-add-write needs no atomics. The weight gradient sums
- *   feats[in]ᵀ ⊗ grad[out] over the same lists.
+ *   read-add-write needs no atomics. Consecutive offsets are grouped when
+ *   their products fit a 64 MiB staging buffer: one dispatch computes a
+ *   group's products, a second adds them to the output in the same order,
+ *   which gives the same bits with far fewer launches. The weight gradient
+ *   sums feats[in]ᵀ ⊗ grad[out] over the same lists.
  *
  * Both are deterministic: every summation order depends only on the map and
  * the shapes, so results are bitwise reproducible run to run. The two
