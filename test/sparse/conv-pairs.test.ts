@@ -17,7 +17,6 @@ import {
   transposeKernelMap,
 } from '../../src/kernels/sparse/kernel-map.reference.js';
 import { setPairStagingBudget } from '../../src/kernels/sparse/conv.js';
-import { sparseConvBackward, sparseConvForward } from '../../src/kernels/sparse/conv.reference.js';
 import {
   getSparseConvAlgorithm,
   setSparseConvAlgorithm,
@@ -30,7 +29,8 @@ import {
 import { stridedCoordinateSet, submanifoldMap } from '../../src/kernels/sparse/kernel-map.js';
 import { CoordinateSet, SparseTensor, type GpuKernelMap } from '../../src/kernels/sparse/sparse-tensor.js';
 import { testGpu } from '../helpers/gpu.js';
-import { batchEvents, convEvents, f32, randomCloud, randomFeats, relToMax, rng, shuffleRows, straightTrack, type Rng } from './sparse-data.js';
+import { checkAgainstReference, randomCase, runConv } from './conv-cases.js';
+import { batchEvents, convEvents, randomCloud, relToMax, rng, shuffleRows, straightTrack, type Rng } from './sparse-data.js';
 
 beforeEach(() => setSparseConvAlgorithm('pairs'));
 afterEach(() => setSparseConvAlgorithm('pairs'));
@@ -50,67 +50,6 @@ function adversarialCoords(seed: number): Int32Array {
   for (let i = 0; i < 60; i++) iso.push(0, 4 * (i % 8), 4 * Math.floor(i / 8), 40);
   const evs = [dense, Int32Array.from(iso), straightTrack(r, 3, 48, 40), randomCloud(r, 3, 12, 0.05)];
   return shuffleRows(r, batchEvents(evs, 3), 4).coords;
-}
-
-interface Case {
-  feats: Float64Array;
-  weight: Float64Array;
-  bias: Float64Array;
-  gradOut: Float64Array;
-}
-
-function randomCase(seed: number, nIn: number, nOut: number, v: number, cin: number, cout: number): Case {
-  const r = rng(seed);
-  return {
-    feats: f32(randomFeats(r, nIn, cin)),
-    weight: f32(randomFeats(r, v * cin, cout)),
-    bias: f32(randomFeats(r, 1, cout)),
-    gradOut: f32(randomFeats(r, nOut, cout)),
-  };
-}
-
-interface Results {
-  out: Float64Array;
-  dX: Float64Array;
-  dW: Float64Array;
-  db: Float64Array;
-  bits: Uint32Array[];
-}
-
-/** Runs a conv with gradients under the current algorithm. */
-async function runConv(numIn: number, numOut: number, v: number, cin: number, cout: number, c: Case, run: (x: Tensor, w: Tensor, b: Tensor) => Tensor): Promise<Results> {
-  const ctx = await testGpu();
-  return ctx.scope(async () => {
-    const x = tensor(ctx, Float32Array.from(c.feats), [numIn, cin], { requiresGrad: true });
-    const w = tensor(ctx, Float32Array.from(c.weight), [v, cin, cout], { requiresGrad: true });
-    const b = tensor(ctx, Float32Array.from(c.bias), [cout], { requiresGrad: true });
-    const y = run(x, w, b);
-    backward(y, tensor(ctx, Float32Array.from(c.gradOut), [numOut, cout]));
-    const all = [y, x.grad!, w.grad!, b.grad!];
-    const bits = await Promise.all(all.map(async (t) => new Uint32Array(Float32Array.from((await t.read()) as Float32Array).buffer)));
-    const [out, dX, dW, db] = await Promise.all(all.map((t) => t.readF64()));
-    return { out: out!, dX: dX!, dW: dW!, db: db!, bits };
-  });
-}
-
-/** Compares forward, dX, dW, db with the float64 reference on `refMap`. */
-async function checkAgainstReference(
-  refMap: KernelMap,
-  c: Case,
-  cin: number,
-  cout: number,
-  run: (x: Tensor, w: Tensor, b: Tensor) => Tensor,
-  tol = { fwd: 2e-5, grad: 2e-4 },
-): Promise<Results> {
-  const params = { map: refMap, weight: c.weight, bias: c.bias, inChannels: cin, outChannels: cout };
-  const refOut = sparseConvForward(c.feats, params);
-  const refG = sparseConvBackward(c.feats, c.gradOut, params);
-  const got = await runConv(refMap.numIn, refMap.numOut, refMap.kernelVolume, cin, cout, c, run);
-  expect(relToMax(got.out, refOut), 'forward').toBeLessThan(tol.fwd);
-  expect(relToMax(got.dX, refG.gradFeats), 'dX').toBeLessThan(tol.fwd);
-  expect(relToMax(got.dW, refG.gradWeight), 'dW').toBeLessThan(tol.grad);
-  expect(relToMax(got.db, refG.gradBias), 'db').toBeLessThan(tol.grad);
-  return got;
 }
 
 /** Runs `fn` under an algorithm, restoring 'pairs' afterwards. */

@@ -15,8 +15,6 @@ import {
 import {
   denseConvReference,
   denseToSparse,
-  sparseConvBackward,
-  sparseConvForward,
   sparseConvReference,
   sparseToDense,
 } from '../../src/kernels/sparse/conv.reference.js';
@@ -31,6 +29,7 @@ import {
 import { stridedCoordinateSet, stridedMap, submanifoldMap } from '../../src/kernels/sparse/kernel-map.js';
 import { CoordinateSet, SparseTensor, sparseTensor } from '../../src/kernels/sparse/sparse-tensor.js';
 import { testGpu } from '../helpers/gpu.js';
+import { checkAgainstReference, randomCase } from './conv-cases.js';
 import {
   batchEvents,
   convEvents,
@@ -45,49 +44,6 @@ import {
   straightTrack,
 } from './sparse-data.js';
 
-
-interface Case {
-  feats: Float64Array;
-  weight: Float64Array;
-  bias: Float64Array;
-  gradOut: Float64Array;
-}
-
-function randomCase(seed: number, nIn: number, nOut: number, v: number, cin: number, cout: number): Case {
-  const r = rng(seed);
-  return {
-    feats: f32(randomFeats(r, nIn, cin)),
-    weight: f32(randomFeats(r, v * cin, cout)),
-    bias: f32(randomFeats(r, 1, cout)),
-    gradOut: f32(randomFeats(r, nOut, cout)),
-  };
-}
-
-/** Runs a GPU conv with grads and compares all four results with the reference on `refMap`. */
-async function checkAgainstReference(
-  refMap: KernelMap,
-  c: Case,
-  cin: number,
-  cout: number,
-  run: (x: Tensor, w: Tensor, b: Tensor) => Tensor,
-  tol: { fwd: number; grad: number },
-): Promise<void> {
-  const ctx = await testGpu();
-  const params = { map: refMap, weight: c.weight, bias: c.bias, inChannels: cin, outChannels: cout };
-  const refOut = sparseConvForward(c.feats, params);
-  const refG = sparseConvBackward(c.feats, c.gradOut, params);
-  await ctx.scope(async () => {
-    const x = tensor(ctx, Float32Array.from(c.feats), [refMap.numIn, cin], { requiresGrad: true });
-    const w = tensor(ctx, Float32Array.from(c.weight), [refMap.kernelVolume, cin, cout], { requiresGrad: true });
-    const b = tensor(ctx, Float32Array.from(c.bias), [cout], { requiresGrad: true });
-    const y = run(x, w, b);
-    backward(y, tensor(ctx, Float32Array.from(c.gradOut), [refMap.numOut, cout]));
-    expect(relToMax(await y.readF64(), refOut), 'forward').toBeLessThan(tol.fwd);
-    expect(relToMax(await x.grad!.readF64(), refG.gradFeats), 'dX').toBeLessThan(tol.fwd);
-    expect(relToMax(await w.grad!.readF64(), refG.gradWeight), 'dW').toBeLessThan(tol.grad);
-    expect(relToMax(await b.grad!.readF64(), refG.gradBias), 'db').toBeLessThan(tol.grad);
-  });
-}
 
 describe('submanifold conv vs float64 reference', () => {
   const cases: { dim: SpatialDim; K: number; dil: number; cin: number; cout: number; size: number }[] = [
