@@ -29,7 +29,7 @@ import {
 import { stridedCoordinateSet, stridedMap, submanifoldMap } from '../../src/kernels/sparse/kernel-map.js';
 import { CoordinateSet, SparseTensor, sparseTensor } from '../../src/kernels/sparse/sparse-tensor.js';
 import { testGpu } from '../helpers/gpu.js';
-import { checkAgainstReference, randomCase } from './conv-cases.js';
+import { checkAgainstReference, randomCase, runConv } from './conv-cases.js';
 import {
   batchEvents,
   convEvents,
@@ -233,16 +233,8 @@ describe('determinism, empty tensors, leaks', () => {
     const coords = convEvents(11, 3, 64, 3000);
     const set = new CoordinateSet(ctx, 3, coords);
     const c = randomCase(12, set.n, set.n, 27, 16, 24);
-    const once = async (): Promise<Uint32Array[]> =>
-      ctx.scope(async () => {
-        const x = tensor(ctx, Float32Array.from(c.feats), [set.n, 16], { requiresGrad: true });
-        const w = tensor(ctx, Float32Array.from(c.weight), [27, 16, 24], { requiresGrad: true });
-        const b = tensor(ctx, Float32Array.from(c.bias), [24], { requiresGrad: true });
-        const y = submanifoldConv(new SparseTensor(set, x), w, { bias: b }).feats;
-        backward(y, tensor(ctx, Float32Array.from(c.gradOut), [set.n, 24]));
-        const bits = async (t: Tensor): Promise<Uint32Array> => new Uint32Array(((await t.read()) as Float32Array).buffer);
-        return [await bits(y), await bits(x.grad!), await bits(w.grad!), await bits(b.grad!)];
-      });
+    const run = (x: Tensor, w: Tensor, b: Tensor): Tensor => submanifoldConv(new SparseTensor(set, x), w, { bias: b }).feats;
+    const once = async (): Promise<Uint32Array[]> => (await runConv(set.n, set.n, 27, 16, 24, c, run)).bits;
     const a = await once();
     const b = await once();
     a.forEach((t, i) => expect(t).toEqual(b[i]));
