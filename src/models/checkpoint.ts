@@ -8,7 +8,7 @@
  */
 import { InputValueError, ShapeError, show } from '../errors.js';
 import type { GpuContext } from '../runtime/context.js';
-import { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
+import { readSafetensors, writeSafetensors, type SafetensorsFile, type WriteSafetensorsOptions } from './safetensors.js';
 import { resolveUResNetConfig, UResNet, type ResolvedUResNetConfig, type UResNetConfig } from './uresnet.js';
 
 /** Metadata key of the format tag. */
@@ -23,13 +23,20 @@ export const CHECKPOINT_CONFIG_KEY = 'ghostgrad.uresnet.config';
  * GPU) as safetensors bytes. The model is not modified.
  *
  * @param extraMetadata more string metadata (e.g. the training step)
+ * @param options `dtype`: 'F32' (default, exact), or 'BF16' / 'F16' for a
+ *   file half the size whose weights are rounded (see {@link WriteSafetensorsOptions})
  */
-export async function saveUResNetWeights(model: UResNet, extraMetadata: Readonly<Record<string, string>> = {}): Promise<Uint8Array> {
+export async function saveUResNetWeights(
+  model: UResNet,
+  extraMetadata: Readonly<Record<string, string>> = {},
+  options: WriteSafetensorsOptions = {},
+): Promise<Uint8Array> {
   const entries = model.stateEntries();
   const data = await Promise.all(entries.map((e) => e.tensor.read() as Promise<Float32Array>));
   return writeSafetensors(
     entries.map((e, i) => ({ name: e.name, shape: e.tensor.shape, data: data[i]! })),
     { ...extraMetadata, [CHECKPOINT_FORMAT_KEY]: CHECKPOINT_FORMAT, [CHECKPOINT_CONFIG_KEY]: JSON.stringify(model.config) },
+    options,
   );
 }
 
@@ -151,9 +158,14 @@ export function uresnetFromSafetensors(ctx: GpuContext, bytes: Uint8Array, overr
   return model.eval();
 }
 
-/** Writes a model's checkpoint to a file (Node only). */
-export async function saveUResNet(model: UResNet, path: string, extraMetadata: Readonly<Record<string, string>> = {}): Promise<void> {
-  const bytes = await saveUResNetWeights(model, extraMetadata);
+/** Writes a model's checkpoint to a file (Node only); `options` as in {@link saveUResNetWeights}. */
+export async function saveUResNet(
+  model: UResNet,
+  path: string,
+  extraMetadata: Readonly<Record<string, string>> = {},
+  options: WriteSafetensorsOptions = {},
+): Promise<void> {
+  const bytes = await saveUResNetWeights(model, extraMetadata, options);
   const fs = await import('node:fs/promises');
   await fs.writeFile(path, bytes);
 }

@@ -45,6 +45,8 @@ export {
   type SafetensorsEntry,
   type SafetensorsFile,
   type SafetensorsTensor,
+  type SafetensorsWriteDType,
+  type WriteSafetensorsOptions,
 } from './safetensors.js';
 export {
   CONVERTED_FROM_KEY,

@@ -24,6 +24,23 @@ import { DTypeError, InputValueError, ShapeError, show } from '../errors.js';
 /** Element types the reader understands (all are converted to float32 on read). */
 export type SafetensorsDType = 'F32' | 'F64' | 'F16' | 'BF16';
 
+/** Element types the writer can store: F32 (exact), or BF16 / F16 (half the size, rounded). */
+export type SafetensorsWriteDType = 'F32' | 'BF16' | 'F16';
+
+/** Options of {@link writeSafetensors}. */
+export interface WriteSafetensorsOptions {
+  /**
+   * Element type stored for every tensor. Default 'F32', which round-trips
+   * bit for bit. 'BF16' keeps f32's range with 8 significant bits (relative
+   * rounding error ≤ 2⁻⁸); 'F16' keeps 11 significant bits (≤ 2⁻¹¹) but only
+   * magnitudes up to 65504, and magnitudes below 2⁻¹⁴ lose precision (below
+   * 2⁻²⁵ they become zero): prefer BF16 for checkpoints. Both
+   * round to nearest, ties to even. A finite value that would become ±∞ is
+   * an error, not a silent overflow.
+   */
+  readonly dtype?: SafetensorsWriteDType;
+}
+
 /** A tensor to write: f32 data, row-major, with its shape. */
 export interface SafetensorsEntry {
   readonly name: string;
@@ -54,14 +71,68 @@ function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** Round half to even of a non-negative number (exact for the magnitudes used here). */
+function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  return d > 0.5 || (d === 0.5 && f % 2 === 1) ? f + 1 : f;
+}
+
 /**
- * Serialises f32 tensors (and optional string metadata) as safetensors bytes.
- * Inputs are read, never modified.
- *
- * @throws InputValueError for an empty or duplicate name, or a name "__metadata__";
- *   ShapeError when a tensor's data length is not the product of its shape
+ * @internal f32 value → IEEE binary16 bits, round to nearest even. Returns -1 when a
+ * finite value overflows (magnitude ≥ 65520 rounds past 65504).
  */
-export function writeSafetensors(entries: readonly SafetensorsEntry[], metadata: Readonly<Record<string, string>> = {}): Uint8Array {
+export function floatToHalfBits(v: number): number {
+  if (Number.isNaN(v)) return 0x7e00;
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a === Infinity) return sign | 0x7c00;
+  // Subnormals (and zero): a multiple of 2⁻²⁴. m = 1024 lands on the smallest normal, 0x0400.
+  if (a < 2 ** -14) return sign | roundHalfEven(a * 2 ** 24);
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  let m = roundHalfEven(a * 2 ** (10 - e)); // in [1024, 2048]
+  if (m === 2048) {
+    m = 1024;
+    e++;
+  }
+  if (e > 15) return -1;
+  return sign | ((e + 15) << 10) | (m - 1024);
+}
+
+/**
+ * @internal f32 bit pattern → bfloat16 bits (the high half, round to nearest even).
+ * Returns -1 when a finite value overflows.
+ */
+export function floatBitsToBf16Bits(bits: number): number {
+  const b = bits >>> 0;
+  if ((b & 0x7f800000) === 0x7f800000) return (b & 0x7fffff) !== 0 ? ((b >>> 16) | 0x40) & 0xffff : b >>> 16; // NaN stays NaN (quiet), ±∞ stays
+  const r = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+  return (r & 0x7f80) === 0x7f80 ? -1 : r & 0xffff;
+}
+
+const WRITE_BYTES: Record<SafetensorsWriteDType, number> = { F32: 4, F16: 2, BF16: 2 };
+
+/**
+ * Serialises f32 tensors (and optional string metadata) as safetensors bytes,
+ * stored as F32 (default) or rounded to BF16 or F16 (see
+ * {@link WriteSafetensorsOptions}). Inputs are read, never modified.
+ *
+ * @throws InputValueError for an empty or duplicate name, a name "__metadata__",
+ *   an unknown dtype, or a finite value the chosen dtype cannot hold (F16 above
+ *   65504); ShapeError when a tensor's data length is not the product of its shape
+ */
+export function writeSafetensors(
+  entries: readonly SafetensorsEntry[],
+  metadata: Readonly<Record<string, string>> = {},
+  options: WriteSafetensorsOptions = {},
+): Uint8Array {
+  const dtype = options.dtype ?? 'F32';
+  if (!(dtype in WRITE_BYTES)) {
+    throw new InputValueError(`writeSafetensors: options.dtype = ${show(dtype)}; use 'F32', 'BF16' or 'F16'`);
+  }
+  const bpe = WRITE_BYTES[dtype];
   const header: Record<string, unknown> = {};
   const metaKeys = Object.keys(metadata);
   if (metaKeys.length) {
@@ -88,8 +159,8 @@ export function writeSafetensors(entries: readonly SafetensorsEntry[], metadata:
         `writeSafetensors: tensor ${show(e.name)} has ${e.data?.length} values but shape ${show(e.shape)} needs ${product(e.shape)}; pass a Float32Array of that length`,
       );
     }
-    const bytes = e.data.length * 4;
-    header[e.name] = { dtype: 'F32', shape: [...e.shape], data_offsets: [offset, offset + bytes] };
+    const bytes = e.data.length * bpe;
+    header[e.name] = { dtype, shape: [...e.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -107,7 +178,20 @@ export function writeSafetensors(entries: readonly SafetensorsEntry[], metadata:
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
   for (const e of entries) {
-    for (let i = 0; i < e.data.length; i++, at += 4) view.setFloat32(at, e.data[i]!, true);
+    if (dtype === 'F32') {
+      for (let i = 0; i < e.data.length; i++, at += 4) view.setFloat32(at, e.data[i]!, true);
+      continue;
+    }
+    const bits = new Uint32Array(e.data.buffer, e.data.byteOffset, e.data.length);
+    for (let i = 0; i < e.data.length; i++, at += 2) {
+      const h = dtype === 'BF16' ? floatBitsToBf16Bits(bits[i]!) : floatToHalfBits(e.data[i]!);
+      if (h < 0) {
+        throw new InputValueError(
+          `writeSafetensors: tensor ${show(e.name)} value ${i} is ${e.data[i]}, which ${dtype} cannot hold (it would become ±∞); store this file as 'F32'${dtype === 'F16' ? " or 'BF16'" : ''}`,
+        );
+      }
+      view.setUint16(at, h, true);
+    }
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // The safetensors reader and writer (host only, no GPU).
 import { describe, expect, it } from 'vitest';
 import { DTypeError, InputValueError, ShapeError } from '../../src/errors.js';
-import { readSafetensors, writeSafetensors } from '../../src/models/safetensors.js';
+import { readSafetensors, writeSafetensors, type SafetensorsWriteDType } from '../../src/models/safetensors.js';
 
 /** Builds a file by hand, following the format description, independently of the writer. */
 function handMade(header: object, data: number[]): Uint8Array {
@@ -92,5 +92,64 @@ describe('safetensors', () => {
     expect(() => writeSafetensors([{ ...t, name: '' }])).toThrow(InputValueError);
     expect(() => writeSafetensors([{ ...t, shape: [3] }])).toThrow(ShapeError);
     expect(() => writeSafetensors([t], { step: 3 as unknown as string })).toThrow(/must be a string/);
+  });
+
+  describe('half-size writing (BF16, F16)', () => {
+    /** Writes `values` with `dtype` and reads them back (the reader's decoding is separate code). */
+    const roundTrip = (values: Float32Array, dtype: SafetensorsWriteDType): Float32Array =>
+      readSafetensors(writeSafetensors([{ name: 'x', shape: [values.length], data: values }], {}, { dtype })).tensors.get('x')!.data;
+
+    it('stores the dtype in the header at 2 bytes a value', () => {
+      for (const dtype of ['BF16', 'F16'] as const) {
+        const bytes = writeSafetensors([{ name: 'w', shape: [3, 2], data: new Float32Array(6).fill(0.5) }], {}, { dtype });
+        const h = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+        expect(JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + h))).w).toEqual({ dtype, shape: [3, 2], data_offsets: [0, 12] });
+        expect(bytes.length).toBe(8 + h + 12);
+        expect(readSafetensors(bytes).tensors.get('w')!.dtype).toBe(dtype);
+      }
+    });
+
+    it('every representable value round-trips exactly: all 65,536 bit patterns of each', () => {
+      for (const dtype of ['BF16', 'F16'] as const) {
+        // Decode every pattern with the reader from a hand-made file, then write those values back.
+        const raw: number[] = [];
+        for (let b = 0; b < 65536; b++) raw.push(b & 0xff, b >> 8);
+        const decoded = readSafetensors(handMade({ x: { dtype, shape: [65536], data_offsets: [0, 131072] } }, raw)).tensors.get('x')!.data;
+        const finite = decoded.filter((v) => !Number.isNaN(v));
+        const back = roundTrip(finite, dtype);
+        expect(new Uint32Array(back.buffer)).toEqual(new Uint32Array(finite.buffer)); // -0 and ±∞ included
+        expect(Number.isNaN(roundTrip(new Float32Array([NaN]), dtype)[0])).toBe(true);
+      }
+    });
+
+    it('rounds to nearest, ties to even, within half an ulp on random values', () => {
+      // Ties: 1 + 2⁻⁸ lies halfway between bf16 neighbours 1 and 1 + 2⁻⁷; 1 + 2⁻¹¹ likewise for f16.
+      expect(Array.from(roundTrip(new Float32Array([1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8)]), 'BF16'))).toEqual([1, 1 + 2 ** -6, -1]);
+      expect(Array.from(roundTrip(new Float32Array([1 + 2 ** -11, 1 + 3 * 2 ** -11, 65519, 2 ** -25, 1.5 * 2 ** -25, 3 * 2 ** -25]), 'F16'))).toEqual([
+        1, 1 + 2 ** -9, 65504, 0, 2 ** -24, 2 ** -23,
+      ]);
+      let seed = 12345;
+      const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const values = Float32Array.from({ length: 20000 }, () => (rand() - 0.5) * 2 ** (Math.floor(rand() * 30) - 12));
+      const bf = roundTrip(values, 'BF16');
+      const hf = roundTrip(values, 'F16');
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
+        const e = Math.floor(Math.log2(Math.abs(v)));
+        expect(Math.abs(bf[i]! - v)).toBeLessThanOrEqual(2 ** (e - 8)); // half of bf16's ulp 2^(e−7)
+        expect(Math.abs(hf[i]! - v)).toBeLessThanOrEqual(2 ** (Math.max(e, -14) - 11)); // half of f16's ulp (subnormals: 2⁻²⁴)
+      }
+    });
+
+    it('refuses values the dtype cannot hold and an unknown dtype, leaving the input untouched', () => {
+      const data = new Float32Array([1, 70000, -2]);
+      const copy = data.slice();
+      expect(() => writeSafetensors([{ name: 'big', shape: [3], data }], {}, { dtype: 'F16' })).toThrow(InputValueError);
+      expect(() => writeSafetensors([{ name: 'big', shape: [3], data }], {}, { dtype: 'F16' })).toThrow(/tensor "big" value 1 is 70000.*'F32' or 'BF16'/);
+      expect(Array.from(roundTrip(data, 'BF16'))).toEqual([1, 70144, -2]);
+      expect(() => writeSafetensors([{ name: 'huge', shape: [1], data: new Float32Array([3.4e38]) }], {}, { dtype: 'BF16' })).toThrow(/BF16 cannot hold/);
+      expect(() => writeSafetensors([], {}, { dtype: 'F8' as SafetensorsWriteDType })).toThrow(/options.dtype = "F8"/);
+      expect(data).toEqual(copy);
+    });
   });
 });

@@ -147,6 +147,27 @@ describe('UResNet training, checkpoints and inference', () => {
     loaded.dispose();
   });
 
+  it('a BF16 checkpoint stores half the bytes and loads the F32 weights rounded to 8 significant bits', async () => {
+    const ctx = await testGpu();
+    const f32 = await saveUResNetWeights(trained!);
+    const bf16 = await saveUResNetWeights(trained!, {}, { dtype: 'BF16' });
+    const dataBytes = (b: Uint8Array) => b.length - 8 - Number(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true));
+    expect(dataBytes(bf16)).toBe(dataBytes(f32) / 2);
+    const exact = readSafetensors(f32).tensors;
+    const rounded = readSafetensors(bf16).tensors;
+    expect([...rounded.keys()]).toEqual([...exact.keys()]);
+    for (const [name, t] of rounded) {
+      expect(t.dtype).toBe('BF16');
+      const ref = exact.get(name)!.data;
+      t.data.forEach((v, i) => expect(Math.abs(v - ref[i]!)).toBeLessThanOrEqual(Math.abs(ref[i]!) * 2 ** -8));
+    }
+    const loaded = uresnetFromSafetensors(ctx, bf16);
+    expect(loaded.config).toEqual(trained!.config);
+    const pred = await predict(loaded, heldOut[0]!);
+    expect(pred.labels.length).toBe(heldOut[0]!.labels!.length);
+    loaded.dispose();
+  });
+
   it('checkpoints: names, shapes and config mismatches are typed errors naming the tensor', async () => {
     const ctx = await testGpu();
     const bytes = await saveUResNetWeights(trained!);
