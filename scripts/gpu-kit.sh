@@ -14,6 +14,12 @@
 #                                      adapter, and runs each suite (default: matmul
 #                                      photon uresnet sparse drift photon-mc) with
 #                                      results written to $OUT (or bench/results).
+#   scripts/gpu-kit.sh train          there, likewise: trains the U-ResNet with
+#                                      examples/uresnet/train.mjs (default model, 'default'
+#                                      events, batch 8, 8 minutes unless URESNET_* say
+#                                      otherwise), resuming from .gpu-ckpt/uresnet.safetensors
+#                                      when it exists; writes the new BF16 checkpoint there and,
+#                                      in parts of at most 15 MiB, with the log, to $OUT.
 #
 # Suites and their environment are those of bench/*.bench.mjs; PyTorch (python3
 # there) is the side-by-side peer of matmul, photon and uresnet.
@@ -50,7 +56,8 @@ pack() {
   echo "carry: [\".gpu-kit\", \".gl\", \"dist\"]; command: bash scripts/gpu-kit.sh run [suite…]"
 }
 
-run() {
+# Unpacks the kit, points Dawn at the NVIDIA driver and refuses a software adapter.
+setup() {
   if [ "${GPU_KIT_NO_GL:-0}" != 1 ] && ls .gl/*.deb >/dev/null 2>&1; then
     for f in .gl/*.deb; do dpkg -x "$f" /; done
     ldconfig
@@ -63,7 +70,7 @@ run() {
   mkdir -p "$bin" && xz -dc "$KIT/node.tar.xz" | tar -C "$bin" -xf -
   export PATH="$bin:$PATH"
   [ -d node_modules/webgpu ] || xz -dc "$KIT/modules.tar.xz" | tar -xf -
-  [ -f dist/index.js ] || { echo "gpu-kit run: dist/ is missing; carry it (npm run build here)" >&2; exit 1; }
+  [ -f dist/index.js ] || { echo "gpu-kit: dist/ is missing; carry it (npm run build here)" >&2; exit 1; }
   # A software adapter (llvmpipe/SwiftShader) here means the NVIDIA driver was not
   # found: its figures would be worthless, so stop unless asked not to.
   node -e "import('./bench/harness.mjs').then(async (h) => {
@@ -72,7 +79,11 @@ run() {
     const soft = ctx.adapter.isSoftware;
     await ctx.dispose();
     process.exit(soft && process.env.GPU_KIT_ALLOW_SOFTWARE !== '1' ? 3 : 0);
-  })" || { echo "gpu-kit run: no hardware adapter (set GPU_KIT_ALLOW_SOFTWARE=1 to run anyway)" >&2; exit 3; }
+  })" || { echo "gpu-kit: no hardware adapter (set GPU_KIT_ALLOW_SOFTWARE=1 to run anyway)" >&2; exit 3; }
+}
+
+run() {
+  setup
   export TORCH_PYTHON="${TORCH_PYTHON:-python3}"
   [ -n "${OUT:-}" ] && export BENCH_RESULTS_DIR="$OUT"
   local suites=("$@")
@@ -83,8 +94,33 @@ run() {
   done
 }
 
+# A GPU step can be shorter than generating a 'default' event on one core, hence
+# the event workers; the checkpoint stays on the machine between calls while it
+# is warm (.gpu-ckpt/ is git-ignored), and comes home in parts (the device tool
+# returns files of at most 16 MiB; `cat uresnet.safetensors.part-* >x` joins them).
+train() {
+  setup
+  local ckdir=.gpu-ckpt out="${OUT:-$ckdir/out}"
+  mkdir -p "$ckdir" "$out"
+  if [ ! -f "$ckdir/uresnet.safetensors" ] && ls "$ckdir"/uresnet.safetensors.part-* >/dev/null 2>&1; then
+    cat "$ckdir"/uresnet.safetensors.part-* >"$ckdir/uresnet.safetensors"
+  fi
+  [ -f "$ckdir/uresnet.safetensors" ] && export URESNET_RESUME="${URESNET_RESUME:-$ckdir/uresnet.safetensors}"
+  export URESNET_PRESET="${URESNET_PRESET:-default}" URESNET_BATCH="${URESNET_BATCH:-8}" \
+    URESNET_STEPS="${URESNET_STEPS:-1000000}" URESNET_TIME_LIMIT_S="${URESNET_TIME_LIMIT_S:-480}" \
+    URESNET_EVAL_EVENTS="${URESNET_EVAL_EVENTS:-64}" URESNET_SAVE_DTYPE="${URESNET_SAVE_DTYPE:-BF16}" \
+    URESNET_CHECKPOINT="$ckdir/uresnet.next.safetensors"
+  node examples/uresnet/train.mjs 2>&1 | grep -v '^Warning: maxDynamic' | tee "$out/train.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || { echo "gpu-kit train: training failed; the previous checkpoint is kept" >&2; exit 1; }
+  mv "$ckdir/uresnet.next.safetensors" "$ckdir/uresnet.safetensors"
+  rm -f "$out"/uresnet.safetensors.part-*
+  split -b 15M -d "$ckdir/uresnet.safetensors" "$out/uresnet.safetensors.part-"
+  ls -l "$out"
+}
+
 case "${1:-}" in
   pack) pack ;;
   run) shift; run "$@" ;;
-  *) echo "usage: scripts/gpu-kit.sh pack | run [suite…]" >&2; exit 2 ;;
+  train) train ;;
+  *) echo "usage: scripts/gpu-kit.sh pack | run [suite…] | train" >&2; exit 2 ;;
 esac

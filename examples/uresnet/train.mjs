@@ -9,12 +9,17 @@
 //   URESNET_BATCH         events per mini-batch (default 4)
 //   URESNET_DEPTH         U-ResNet depth (default 5)
 //   URESNET_FILTERS       filters of the first level (default 32)
-//   URESNET_VOLUME        edge of the event volume in voxels (default 96; 'small' preset physics)
+//   URESNET_PRESET        event physics preset: 'small' (default) or 'default' (PILArNet-like: 768³,
+//                         about 6k voxels an event)
+//   URESNET_VOLUME        edge of the event volume in voxels (default 96 with 'small', 768 with 'default')
+//   URESNET_WORKERS       worker threads generating the next batch during each step (default: up to 4
+//                         where there are more than 4 cores, else 0); batches are the same either way
 //   URESNET_LR            Adam learning rate (default 1e-3; halved at 50%, 75% and 90% of the run,
 //                         counted in steps or in URESNET_TIME_LIMIT_S, whichever is further)
 //   URESNET_EVAL_EVENTS   held-out events (default 32)
 //   URESNET_CHECKPOINT    write the final weights to this .safetensors path
 //   URESNET_CKPT_EVERY    also save every this many steps (to URESNET_CHECKPOINT with -{step})
+//   URESNET_SAVE_DTYPE    F32 (default, exact), or BF16 / F16 for checkpoints half the size
 //   URESNET_TIME_LIMIT_S  stop training after this many seconds (default: no limit)
 //   URESNET_RESUME        start from these weights (same depth and filters); training events continue
 //                         after the checkpoint's "step" metadata. Adam's moments start afresh.
@@ -26,9 +31,9 @@
 // examples/uresnet/uresnet-small.safetensors for demos to load.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { eventSource, segmentationEvent } from './event-workers.mjs';
 import {
   createGpu,
-  generateEvent,
   loadUResNetWeights,
   predictBatch,
   readSafetensors,
@@ -45,26 +50,29 @@ const steps = env('URESNET_STEPS', demo ? 150 : 400);
 const batchSize = env('URESNET_BATCH', 4);
 const depth = env('URESNET_DEPTH', demo ? 3 : 5);
 const filters = env('URESNET_FILTERS', demo ? 8 : 32);
-const volume = env('URESNET_VOLUME', demo ? 48 : 96);
+const preset = process.env.URESNET_PRESET ?? 'small';
+const volume = env('URESNET_VOLUME', demo ? 48 : preset === 'small' ? 96 : 768);
 const lr0 = env('URESNET_LR', demo ? 5e-3 : 1e-3);
 const evalEvents = env('URESNET_EVAL_EVENTS', demo ? 8 : 32);
 const timeLimit = env('URESNET_TIME_LIMIT_S', Infinity);
 const checkpoint = demo ? fileURLToPath(new URL('./uresnet-small.safetensors', import.meta.url)) : process.env.URESNET_CHECKPOINT;
 const every = env('URESNET_CKPT_EVERY', 0);
+const saveOptions = { dtype: (process.env.URESNET_SAVE_DTYPE ?? 'F32').toUpperCase() };
+// Checked before training, so that a typo cannot cost a finished run its checkpoint.
+if (!['F32', 'BF16', 'F16'].includes(saveOptions.dtype)) throw new Error(`URESNET_SAVE_DTYPE=${process.env.URESNET_SAVE_DTYPE}: use F32, BF16 or F16`);
 const classWeights = process.env.URESNET_CLASS_WEIGHTS ? process.env.URESNET_CLASS_WEIGHTS.split(',').map(Number) : undefined;
 
-/** Event `seed` as a labelled segmentation event (energy in MeV as the one input feature). */
-function event(seed) {
-  const e = generateEvent({ preset: 'small', volumeVoxels: volume, seed });
-  return { coords: e.coords, energy: e.energy, labels: e.labels };
-}
 // Training seeds count up from 0; held-out seeds start far away, so that no held-out event is trained on.
-const heldOut = Array.from({ length: evalEvents }, (_, i) => event(1_000_000 + i));
+const heldOut = Array.from({ length: evalEvents }, (_, i) => segmentationEvent(1_000_000 + i, preset, volume));
+const source = eventSource({ preset, volume, ...(process.env.URESNET_WORKERS !== undefined ? { workers: env('URESNET_WORKERS', 0) } : {}) });
 
 const ctx = await createGpu();
 console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device || ctx.adapter.vendor}${ctx.adapter.isSoftware ? ' (software)' : ''}`);
 const model = new UResNet(ctx, { depth, filters });
-console.log(`U-ResNet depth ${depth}, filters ${filters}: ${model.numParameters()} parameters; ${volume}³ volume, batch ${batchSize}, ${steps} steps`);
+console.log(
+  `U-ResNet depth ${depth}, filters ${filters}: ${model.numParameters()} parameters; '${preset}' events in a ${volume}³ volume, batch ${batchSize}, ${steps} steps` +
+    (source.workers ? `; ${source.workers} event workers` : ''),
+);
 let startStep = 0;
 if (process.env.URESNET_RESUME) {
   const file = readSafetensors(new Uint8Array(readFileSync(process.env.URESNET_RESUME)));
@@ -79,11 +87,14 @@ const t0 = performance.now();
 let voxels = 0;
 let done = 0;
 let smooth = NaN;
+const seedsOf = (s) => Array.from({ length: batchSize }, (_, i) => (startStep + s) * batchSize + i);
+let nextBatch = source.batch(seedsOf(0));
 for (let s = 0; s < steps; s++) {
   // Progress through the run by steps or by the time limit, whichever is further (for the schedule).
   const frac = Math.max(s / steps, (performance.now() - t0) / 1000 / timeLimit);
   trainer.optimizer.setLearningRate(lr0 * (frac >= 0.9 ? 0.125 : frac >= 0.75 ? 0.25 : frac >= 0.5 ? 0.5 : 1));
-  const batch = Array.from({ length: batchSize }, (_, i) => event((startStep + s) * batchSize + i));
+  const batch = await nextBatch;
+  if (s + 1 < steps) nextBatch = source.batch(seedsOf(s + 1)); // generated while this step runs
   const r = await trainer.step(batch);
   voxels += r.voxels;
   done = s + 1;
@@ -93,7 +104,7 @@ for (let s = 0; s < steps; s++) {
     console.log(`step ${done}/${steps}  loss ${r.loss.toFixed(4)} (avg ${smooth.toFixed(4)})  ${(voxels / elapsed).toFixed(0)} voxels/s  ${elapsed.toFixed(0)} s`);
   }
   if (checkpoint && every > 0 && done % every === 0) {
-    await saveUResNet(model, checkpoint.replace(/\.safetensors$/, `-${startStep + done}.safetensors`), { step: String(startStep + done) });
+    await saveUResNet(model, checkpoint.replace(/\.safetensors$/, `-${startStep + done}.safetensors`), { step: String(startStep + done) }, saveOptions);
   }
   if (elapsed > timeLimit) {
     console.log(`time limit reached after ${done} steps`);
@@ -102,6 +113,7 @@ for (let s = 0; s < steps; s++) {
 }
 const trainSeconds = (performance.now() - t0) / 1000;
 trainer.dispose();
+await source.close();
 
 // Held-out accuracy (eval mode: BatchNorm running statistics).
 const truth = [];
@@ -120,7 +132,7 @@ console.log(`overall voxel accuracy ${(100 * m.accuracy).toFixed(2)}%`);
 console.log('| class | voxels | accuracy |\n| --- | --- | --- |');
 SEMANTIC_CLASSES.forEach((name, c) => console.log(`| ${c} ${name} | ${m.classCounts[c]} | ${Number.isNaN(m.classAccuracy[c]) ? 'n/a' : (100 * m.classAccuracy[c]).toFixed(1) + '%'} |`));
 if (checkpoint) {
-  await saveUResNet(model, checkpoint, { step: String(startStep + done), accuracy: m.accuracy.toFixed(4) });
+  await saveUResNet(model, checkpoint, { step: String(startStep + done), accuracy: m.accuracy.toFixed(4) }, saveOptions);
   console.log(`checkpoint written to ${checkpoint}`);
 }
 model.dispose();
