@@ -16,9 +16,9 @@ import {
   outputStationary,
   transposeKernelMap,
 } from '../../src/kernels/sparse/kernel-map.reference.js';
-import { setPairStagingBudget } from '../../src/kernels/sparse/conv.js';
 import {
   getSparseConvAlgorithm,
+  getSparseConvAlgorithmOptions,
   setSparseConvAlgorithm,
   sparseConv,
   sparseConvFeatures,
@@ -70,7 +70,14 @@ describe("algorithm selection", () => {
     setSparseConvAlgorithm('pairs');
     expect(getSparseConvAlgorithm()).toBe('pairs');
     expect(() => setSparseConvAlgorithm('scatter' as SparseConvAlgorithm)).toThrow(InputValueError);
-    expect(getSparseConvAlgorithm()).toBe('pairs');
+    setSparseConvAlgorithm('output-tile', { pairStagingBytes: 0 });
+    for (const bad of [-1, 1.5, NaN, Infinity]) {
+      expect(() => setSparseConvAlgorithm('pairs', { pairStagingBytes: bad })).toThrow(/options.pairStagingBytes = .*whole number of bytes ≥ 0/);
+    }
+    // A refused call changes nothing; a call without options restores the defaults.
+    expect([getSparseConvAlgorithm(), getSparseConvAlgorithmOptions()]).toEqual(['output-tile', { pairStagingBytes: 0 }]);
+    setSparseConvAlgorithm('pairs');
+    expect([getSparseConvAlgorithm(), getSparseConvAlgorithmOptions()]).toEqual(['pairs', { pairStagingBytes: 64 * 1024 * 1024 }]);
   });
 });
 
@@ -216,12 +223,13 @@ describe("'pairs' determinism, agreement with 'output-tile', caching, leaks", ()
       // 0: one dispatch per offset; 5 slices of the wider side: groups of 5 and 8
       // offsets (27 = 5·5 + 2 and 3·8 + 3), so uneven last groups are covered.
       for (const budget of [0, 5 * 4 * set.n * cout]) {
-        setPairStagingBudget(budget);
+        setSparseConvAlgorithm('pairs', { pairStagingBytes: budget });
+        expect(getSparseConvAlgorithmOptions()).toEqual({ pairStagingBytes: budget });
         const other = await runConv(set.n, set.n, 27, cin, cout, c, run);
         other.bits.forEach((t, i) => expect(t, `budget ${budget}, output ${i}`).toEqual(staged.bits[i]));
       }
     } finally {
-      setPairStagingBudget();
+      setSparseConvAlgorithm('pairs');
       set.dispose();
     }
   });

@@ -60,8 +60,9 @@ let convAlgorithm: SparseConvAlgorithm = 'pairs';
 
 /**
  * Selects how sparse convolutions compute their forward, input gradient and
- * weight gradient (process-wide; read at each dispatch, so it may be changed
- * between calls). Weight and bias gradients are two-pass reductions
+ * weight gradient, and with which options (process-wide; read at each
+ * dispatch, so it may be changed between calls; every call sets the options
+ * too, omitted ones to their defaults). Weight and bias gradients are two-pass reductions
  * (per-chunk partials, then a sum in chunk order) under both; under
  * `'pairs'` the weight gradient visits only the real pairs of each offset.
  *
@@ -81,7 +82,8 @@ let convAlgorithm: SparseConvAlgorithm = 'pairs';
  *   read-add-write needs no atomics. Consecutive offsets are grouped when
  *   their products fit a 64 MiB staging buffer: one dispatch computes a
  *   group's products, a second adds them to the output in the same order,
- *   which gives the same bits with far fewer launches. The weight gradient
+ *   which gives the same bits with far fewer launches (`options.pairStagingBytes`
+ *   sets the budget; 0 turns the grouping off). The weight gradient
  *   sums feats[in]ᵀ ⊗ grad[out] over the same lists.
  *
  * Both are deterministic: every summation order depends only on the map and
@@ -90,14 +92,34 @@ let convAlgorithm: SparseConvAlgorithm = 'pairs';
  * and bias first for 'pairs'), so their results differ by float32 rounding
  * only.
  */
-export function setSparseConvAlgorithm(algorithm: SparseConvAlgorithm): void {
+export function setSparseConvAlgorithm(algorithm: SparseConvAlgorithm, options: SparseConvAlgorithmOptions = {}): void {
   if (!ALGORITHMS.includes(algorithm)) {
     throw new InputValueError(`setSparseConvAlgorithm: unknown algorithm ${show(algorithm)}; use one of ${show(ALGORITHMS)}`);
   }
+  const staging = options.pairStagingBytes ?? DEFAULT_PAIR_STAGING_BYTES;
+  if (!Number.isSafeInteger(staging) || staging < 0) {
+    throw new InputValueError(
+      `setSparseConvAlgorithm: options.pairStagingBytes = ${show(options.pairStagingBytes)}; pass a whole number of bytes ≥ 0 (0: one dispatch per offset; default ${DEFAULT_PAIR_STAGING_BYTES})`,
+    );
+  }
   convAlgorithm = algorithm;
+  pairStagingBytes = staging;
 }
 
-/** The current sparse convolution algorithm (see {@link setSparseConvAlgorithm}). */
+/** Options of {@link setSparseConvAlgorithm}; omitted fields take their defaults. */
+export interface SparseConvAlgorithmOptions {
+  /**
+   * `'pairs'` only: budget in bytes of the staging buffer that lets one
+   * dispatch compute the products of a group of consecutive offsets (default
+   * 64 MiB, further capped by the device's largest storage binding). 0, or
+   * any budget under two offsets' [rows, Cout] f32 slices, gives one
+   * read-add-write dispatch per offset. Results are bitwise identical either
+   * way; only the number of launches and the transient memory change.
+   */
+  readonly pairStagingBytes?: number;
+}
+
+/** The current sparse convolution algorithm (see {@link setSparseConvAlgorithm} and {@link getSparseConvAlgorithmOptions}). */
 export function getSparseConvAlgorithm(): SparseConvAlgorithm {
   return convAlgorithm;
 }
@@ -199,12 +221,10 @@ function pairsUniform(p: {
 const DEFAULT_PAIR_STAGING_BYTES = 64 * 1024 * 1024;
 let pairStagingBytes = DEFAULT_PAIR_STAGING_BYTES;
 
-/**
- * @internal Sets the staging budget of the 'pairs' conv (bytes; tests use it
- * to force the per-offset path). Omit to restore the default.
- */
-export function setPairStagingBudget(bytes?: number): void {
-  pairStagingBytes = bytes ?? DEFAULT_PAIR_STAGING_BYTES;
+
+/** The current options of the sparse convolution (see {@link setSparseConvAlgorithm}). */
+export function getSparseConvAlgorithmOptions(): Required<SparseConvAlgorithmOptions> {
+  return { pairStagingBytes };
 }
 
 /**

@@ -58,4 +58,10 @@ export {
 } from './coords.js';
 export { fromMinkowski, fromSparseConvNet, fromSpconv, toMinkowski, toSparseConvNet, toSpconv } from './layout.js';
 // Sparse convolution algorithm selection (output-tile gather or per-offset pairs).
-export { getSparseConvAlgorithm, setSparseConvAlgorithm, type SparseConvAlgorithm } from './conv.js';
+export {
+  getSparseConvAlgorithm,
+  getSparseConvAlgorithmOptions,
+  setSparseConvAlgorithm,
+  type SparseConvAlgorithm,
+  type SparseConvAlgorithmOptions,
+} from './conv.js';
