@@ -118,22 +118,49 @@ await source.close();
 // Held-out accuracy (eval mode: BatchNorm running statistics).
 const truth = [];
 const pred = [];
+const perEvent = []; // [correct, voxels] of each held-out event, for the bootstrap below
 for (let i = 0; i < heldOut.length; i += 4) {
   const chunk = heldOut.slice(i, i + 4);
   const out = await predictBatch(model, chunk);
   chunk.forEach((e, j) => {
     truth.push(...e.labels);
     pred.push(...out[j].labels);
+    perEvent.push([e.labels.reduce((a, t, r) => a + (t === out[j].labels[r] ? 1 : 0), 0), e.labels.length]);
   });
 }
 const m = segmentationMetrics(Int32Array.from(pred), Int32Array.from(truth), SEMANTIC_CLASSES.length);
 console.log(`\ntrained ${done} steps${startStep ? ` (after ${startStep} resumed)` : ''} (${voxels} voxels) in ${trainSeconds.toFixed(0)} s; held-out: ${heldOut.length} events, ${m.voxels} voxels`);
-console.log(`overall voxel accuracy ${(100 * m.accuracy).toFixed(2)}%`);
+console.log(`overall voxel accuracy ${(100 * m.accuracy).toFixed(2)}% ± ${(100 * bootstrapError(perEvent)).toFixed(2)} (standard error over events)`);
 console.log('| class | voxels | accuracy |\n| --- | --- | --- |');
 SEMANTIC_CLASSES.forEach((name, c) => console.log(`| ${c} ${name} | ${m.classCounts[c]} | ${Number.isNaN(m.classAccuracy[c]) ? 'n/a' : (100 * m.classAccuracy[c]).toFixed(1) + '%'} |`));
+console.log(`confusion (rows: true class, columns: predicted, in class order):\n${m.confusion.map((row) => row.join('\t')).join('\n')}`);
 if (checkpoint) {
   await saveUResNet(model, checkpoint, { step: String(startStep + done), accuracy: m.accuracy.toFixed(4) }, saveOptions);
   console.log(`checkpoint written to ${checkpoint}`);
 }
 model.dispose();
 await ctx.dispose();
+
+/**
+ * Standard error of the pooled voxel accuracy from a bootstrap over events
+ * (fixed seed): voxels of one event are correlated, so the binomial error over
+ * voxels would understate it.
+ */
+function bootstrapError(events, resamples = 2000) {
+  if (events.length < 2) return NaN;
+  let state = 12345;
+  const rand = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const acc = [];
+  for (let b = 0; b < resamples; b++) {
+    let ok = 0;
+    let n = 0;
+    for (let i = 0; i < events.length; i++) {
+      const [c, v] = events[Math.floor(rand() * events.length)];
+      ok += c;
+      n += v;
+    }
+    acc.push(n ? ok / n : 0);
+  }
+  const mean = acc.reduce((a, b) => a + b, 0) / resamples;
+  return Math.sqrt(acc.reduce((a, x) => a + (x - mean) ** 2, 0) / (resamples - 1));
+}
