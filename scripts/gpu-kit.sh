@@ -110,8 +110,11 @@ train() {
     URESNET_STEPS="${URESNET_STEPS:-1000000}" URESNET_TIME_LIMIT_S="${URESNET_TIME_LIMIT_S:-480}" \
     URESNET_EVAL_EVENTS="${URESNET_EVAL_EVENTS:-64}" URESNET_SAVE_DTYPE="${URESNET_SAVE_DTYPE:-BF16}" \
     URESNET_CHECKPOINT="$ckdir/uresnet.next.safetensors"
-  node examples/uresnet/train.mjs 2>&1 | grep -v '^Warning: maxDynamic' | tee "$out/train.log"
-  [ "${PIPESTATUS[0]}" = 0 ] || { echo "gpu-kit train: training failed; the previous checkpoint is kept" >&2; exit 1; }
+  # (pipefail: a failing node fails the pipeline; the previous checkpoint then stays where it was.)
+  if ! node examples/uresnet/train.mjs 2>&1 | { grep -v '^Warning: maxDynamic' || true; } | tee "$out/train.log"; then
+    echo "gpu-kit train: training failed; the previous checkpoint is kept" >&2
+    exit 1
+  fi
   mv "$ckdir/uresnet.next.safetensors" "$ckdir/uresnet.safetensors"
   rm -f "$out"/uresnet.safetensors.part-*
   split -b 15M -d "$ckdir/uresnet.safetensors" "$out/uresnet.safetensors.part-"
