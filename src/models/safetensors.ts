@@ -20,6 +20,7 @@
  * @module
  */
 import { DTypeError, InputValueError, ShapeError, show } from '../errors.js';
+import { roundHalfEven } from '../autodiff/numeric.js';
 
 /** Element types the reader understands (all are converted to float32 on read). */
 export type SafetensorsDType = 'F32' | 'F64' | 'F16' | 'BF16';
@@ -71,18 +72,11 @@ function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Round half to even of a non-negative number (exact for the magnitudes used here). */
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  return d > 0.5 || (d === 0.5 && f % 2 === 1) ? f + 1 : f;
-}
-
 /**
- * @internal f32 value → IEEE binary16 bits, round to nearest even. Returns -1 when a
+ * f32 value → IEEE binary16 bits, round to nearest even. Returns -1 when a
  * finite value overflows (magnitude ≥ 65520 rounds past 65504).
  */
-export function floatToHalfBits(v: number): number {
+function floatToHalfBits(v: number): number {
   if (Number.isNaN(v)) return 0x7e00;
   const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
   const a = Math.abs(v);
@@ -102,10 +96,10 @@ export function floatToHalfBits(v: number): number {
 }
 
 /**
- * @internal f32 bit pattern → bfloat16 bits (the high half, round to nearest even).
+ * f32 bit pattern → bfloat16 bits (the high half, round to nearest even).
  * Returns -1 when a finite value overflows.
  */
-export function floatBitsToBf16Bits(bits: number): number {
+function floatBitsToBf16Bits(bits: number): number {
   const b = bits >>> 0;
   if ((b & 0x7f800000) === 0x7f800000) return (b & 0x7fffff) !== 0 ? ((b >>> 16) | 0x40) & 0xffff : b >>> 16; // NaN stays NaN (quiet), ±∞ stays
   const r = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;

@@ -29,7 +29,7 @@
  */
 
 import { InputValueError, ShapeError, show } from '../../errors.js';
-import { seededRandom } from '../../autodiff/numeric.js';
+import { roundHalfEven, seededRandom } from '../../autodiff/numeric.js';
 import {
   ADC_COUNTS,
   DISCRIMINATION_THRESHOLD_E,
@@ -113,12 +113,6 @@ export function validateElectronicsParams(p: ElectronicsParams, what = 'electron
   fin('noise_e', p.noise_e, Number.isFinite(p.noise_e) && p.noise_e >= 0, 'it must be finite and ≥ 0 electrons');
   if (p.noiseSeed !== null && !Number.isFinite(p.noiseSeed)) fin('noiseSeed', p.noiseSeed, false, 'it must be a finite number or null');
   if (p.output !== 'charge' && p.output !== 'adc') throw new InputValueError(`${what}.output = ${show(p.output)}; use 'charge' or 'adc'`);
-}
-
-/** numpy.around: round half to even. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** Numerically stable logistic function. */

@@ -221,7 +221,6 @@ function pairsUniform(p: {
 const DEFAULT_PAIR_STAGING_BYTES = 64 * 1024 * 1024;
 let pairStagingBytes = DEFAULT_PAIR_STAGING_BYTES;
 
-
 /** The current options of the sparse convolution (see {@link setSparseConvAlgorithm}). */
 export function getSparseConvAlgorithmOptions(): Required<SparseConvAlgorithmOptions> {
   return { pairStagingBytes };
