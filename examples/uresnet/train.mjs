@@ -23,6 +23,8 @@
 //   URESNET_TIME_LIMIT_S  stop training after this many seconds (default: no limit)
 //   URESNET_RESUME        start from these weights (same depth and filters); training events continue
 //                         after the checkpoint's "step" metadata. Adam's moments start afresh.
+//   URESNET_TTA           also evaluate with test-time augmentation: 'flips' (8 reflections) or
+//                         'symmetries' (all 48 symmetries of the voxel grid); see predictBatch
 //   URESNET_CLASS_WEIGHTS comma-separated cross-entropy weights, one per class (shower, track, Michel,
 //                         delta, low-energy), e.g. 2,1,4,4,1; default: unweighted
 //
@@ -60,6 +62,8 @@ const every = env('URESNET_CKPT_EVERY', 0);
 const saveOptions = { dtype: (process.env.URESNET_SAVE_DTYPE ?? 'F32').toUpperCase() };
 // Checked before training, so that a typo cannot cost a finished run its checkpoint.
 if (!['F32', 'BF16', 'F16'].includes(saveOptions.dtype)) throw new Error(`URESNET_SAVE_DTYPE=${process.env.URESNET_SAVE_DTYPE}: use F32, BF16 or F16`);
+const tta = process.env.URESNET_TTA ?? 'none';
+if (!['none', 'flips', 'symmetries'].includes(tta)) throw new Error(`URESNET_TTA=${tta}: use none, flips or symmetries`);
 const classWeights = process.env.URESNET_CLASS_WEIGHTS ? process.env.URESNET_CLASS_WEIGHTS.split(',').map(Number) : undefined;
 
 // Training seeds count up from 0; held-out seeds start far away, so that no held-out event is trained on.
@@ -116,30 +120,38 @@ trainer.dispose();
 await source.close();
 
 // Held-out accuracy (eval mode: BatchNorm running statistics).
-const truth = [];
-const pred = [];
-const perEvent = []; // [correct, voxels] of each held-out event, for the bootstrap below
-for (let i = 0; i < heldOut.length; i += 4) {
-  const chunk = heldOut.slice(i, i + 4);
-  const out = await predictBatch(model, chunk);
-  chunk.forEach((e, j) => {
-    truth.push(...e.labels);
-    pred.push(...out[j].labels);
-    perEvent.push([e.labels.reduce((a, t, r) => a + (t === out[j].labels[r] ? 1 : 0), 0), e.labels.length]);
-  });
-}
-const m = segmentationMetrics(Int32Array.from(pred), Int32Array.from(truth), SEMANTIC_CLASSES.length);
-console.log(`\ntrained ${done} steps${startStep ? ` (after ${startStep} resumed)` : ''} (${voxels} voxels) in ${trainSeconds.toFixed(0)} s; held-out: ${heldOut.length} events, ${m.voxels} voxels`);
-console.log(`overall voxel accuracy ${(100 * m.accuracy).toFixed(2)}% ± ${(100 * bootstrapError(perEvent)).toFixed(2)} (standard error over events)`);
-console.log('| class | voxels | accuracy |\n| --- | --- | --- |');
-SEMANTIC_CLASSES.forEach((name, c) => console.log(`| ${c} ${name} | ${m.classCounts[c]} | ${Number.isNaN(m.classAccuracy[c]) ? 'n/a' : (100 * m.classAccuracy[c]).toFixed(1) + '%'} |`));
-console.log(`confusion (rows: true class, columns: predicted, in class order):\n${m.confusion.map((row) => row.join('\t')).join('\n')}`);
+console.log(`\ntrained ${done} steps${startStep ? ` (after ${startStep} resumed)` : ''} (${voxels} voxels) in ${trainSeconds.toFixed(0)} s`);
+const m = await evaluate('none');
+if (tta !== 'none') await evaluate(tta);
 if (checkpoint) {
   await saveUResNet(model, checkpoint, { step: String(startStep + done), accuracy: m.accuracy.toFixed(4) }, saveOptions);
   console.log(`checkpoint written to ${checkpoint}`);
 }
 model.dispose();
 await ctx.dispose();
+
+/** Voxel accuracy on the held-out events, overall (± bootstrap error) and per class, and the confusion matrix. */
+async function evaluate(augment) {
+  const truth = [];
+  const pred = [];
+  const perEvent = []; // [correct, voxels] of each held-out event, for the bootstrap below
+  for (let i = 0; i < heldOut.length; i += 4) {
+    const chunk = heldOut.slice(i, i + 4);
+    const out = await predictBatch(model, chunk, { augment });
+    chunk.forEach((e, j) => {
+      truth.push(...e.labels);
+      pred.push(...out[j].labels);
+      perEvent.push([e.labels.reduce((a, t, r) => a + (t === out[j].labels[r] ? 1 : 0), 0), e.labels.length]);
+    });
+  }
+  const result = segmentationMetrics(Int32Array.from(pred), Int32Array.from(truth), SEMANTIC_CLASSES.length);
+  console.log(`\nheld-out: ${heldOut.length} events, ${result.voxels} voxels${augment === 'none' ? '' : `; test-time augmentation '${augment}'`}`);
+  console.log(`overall voxel accuracy ${(100 * result.accuracy).toFixed(2)}% ± ${(100 * bootstrapError(perEvent)).toFixed(2)} (standard error over events)`);
+  console.log('| class | voxels | accuracy |\n| --- | --- | --- |');
+  SEMANTIC_CLASSES.forEach((name, c) => console.log(`| ${c} ${name} | ${result.classCounts[c]} | ${Number.isNaN(result.classAccuracy[c]) ? 'n/a' : (100 * result.classAccuracy[c]).toFixed(1) + '%'} |`));
+  console.log(`confusion (rows: true class, columns: predicted, in class order):\n${result.confusion.map((row) => row.join('\t')).join('\n')}`);
+  return result;
+}
 
 /**
  * Standard error of the pooled voxel accuracy from a bootstrap over events

@@ -18,6 +18,7 @@ export {
   segmentationMetrics,
   trainUResNet,
   type Prediction,
+  type PredictOptions,
   type SegmentationBatch,
   type SegmentationEvent,
   type SegmentationMetrics,
@@ -25,6 +26,7 @@ export {
   type TrainOptions,
   type TrainReport,
   type TrainerOptions,
+  type TestTimeAugmentation,
 } from './train.js';
 export {
   CHECKPOINT_CONFIG_KEY,

@@ -362,54 +362,164 @@ function softmaxRows(logits: Float32Array, n: number, c: number): Prediction {
 }
 
 /**
+ * Test-time augmentation for {@link predictBatch}: which symmetric copies of
+ * each event the model sees before its softmax outputs are averaged.
+ *
+ * - `'none'`: the event as given (one forward pass).
+ * - `'flips'`: the 2^dim reflections of the coordinate axes (8 in 3-D).
+ * - `'symmetries'`: every symmetry of the voxel grid, i.e. axis permutations
+ *   combined with reflections (48 in 3-D, 8 in 2-D). Only sound when the data
+ *   have no preferred axis, as the isotropic synthetic events; a real detector's
+ *   drift axis and the beam direction usually call for `'flips'` or `'none'`.
+ */
+export type TestTimeAugmentation = 'none' | 'flips' | 'symmetries';
+
+/** Options of {@link predictBatch} and {@link predict}. */
+export interface PredictOptions {
+  /** Average the softmax over symmetric copies of each event (default `'none'`). */
+  readonly augment?: TestTimeAugmentation;
+}
+
+/** One grid symmetry: output axis a reads input axis `axes[a]`, reflected when `flip` has bit a. */
+interface GridSymmetry {
+  readonly axes: readonly number[];
+  readonly flip: number;
+}
+
+function permutations(items: readonly number[]): number[][] {
+  if (items.length <= 1) return [items.slice()];
+  return items.flatMap((x, i) => permutations(items.filter((_, j) => j !== i)).map((rest) => [x, ...rest]));
+}
+
+function gridSymmetries(augment: TestTimeAugmentation, dim: number): GridSymmetry[] {
+  const identity = Array.from({ length: dim }, (_, a) => a);
+  const orders = augment === 'symmetries' ? permutations(identity) : [identity];
+  const flips = augment === 'none' ? 1 : 1 << dim;
+  return orders.flatMap((axes) => Array.from({ length: flips }, (_, flip) => ({ axes, flip })));
+}
+
+/**
+ * Applies a grid symmetry to collated coordinates, event by event. A
+ * reflection maps v to m − v, where m is the sum of the ends of the event's
+ * bounding box widened to whole cells of the model's total stride: the stride
+ * grid then maps onto itself, so every pooling cell stays a pooling cell, and
+ * the reflected coordinates stay inside that widened box (never negative, never
+ * above MAX_SPATIAL_COORD, whose successor is a power of two).
+ */
+function transformCoords(coords: Int32Array, offsets: Int32Array, dim: number, stride: number, sym: GridSymmetry): Int32Array {
+  const cols = 1 + dim;
+  const out = new Int32Array(coords.length);
+  const mirror = new Int32Array(dim);
+  for (let b = 0; b + 1 < offsets.length; b++) {
+    const r0 = offsets[b]!;
+    const r1 = offsets[b + 1]!;
+    for (let a = 0; a < dim; a++) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let r = r0; r < r1; r++) {
+        const v = coords[r * cols + 1 + a]!;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      mirror[a] = Math.floor(lo / stride) * stride + Math.floor(hi / stride) * stride + stride - 1;
+    }
+    for (let r = r0; r < r1; r++) {
+      out[r * cols] = coords[r * cols]!;
+      for (let a = 0; a < dim; a++) {
+        const src = sym.axes[a]!;
+        const v = coords[r * cols + 1 + src]!;
+        out[r * cols + 1 + a] = sym.flip & (1 << a) ? mirror[src]! - v : v;
+      }
+    }
+  }
+  return out;
+}
+
+/** Logits [n, numClasses] of one collated batch, in eval mode and without gradients. */
+async function forwardLogits(model: UResNet, coords: Int32Array, features: Float32Array): Promise<Float32Array> {
+  const c = model.config;
+  const wasTraining = model.training;
+  model.eval();
+  const ctx = model.ctx;
+  const x = sparseTensor(ctx, coords, features, { dim: c.dim, channels: c.inChannels });
+  try {
+    return await ctx.scope(() =>
+      noGrad(async () => {
+        const y: SparseTensor = model.forward(x);
+        return (await y.feats.read()) as Float32Array;
+      }),
+    );
+  } finally {
+    x.feats.dispose();
+    x.coords.dispose();
+    model.train(wasTraining);
+  }
+}
+
+/**
  * Inference on a batch of events in eval mode without recording gradients:
  * class probabilities and argmax labels per voxel, per event (rows in the
  * event's own order). The model's previous mode is restored afterwards.
  * Events with no voxels give empty arrays; a batch of only empty events does
  * no GPU work.
  *
- * @throws ShapeError / InputValueError for bad events (see {@link collateEvents})
+ * With `augment` the batch runs once per grid symmetry (see
+ * {@link TestTimeAugmentation}) and the probabilities are averaged in float64,
+ * always in the same order, so the result is deterministic. Reflections keep
+ * the model's stride grid (cells of 2^(depth−1) voxels) in place.
+ *
+ * @throws ShapeError / InputValueError for bad events (see {@link collateEvents}) or an unknown `augment`
  */
-export async function predictBatch(model: UResNet, events: readonly SegmentationEvent[]): Promise<Prediction[]> {
+export async function predictBatch(model: UResNet, events: readonly SegmentationEvent[], options: PredictOptions = {}): Promise<Prediction[]> {
+  const augment = options.augment ?? 'none';
+  if (augment !== 'none' && augment !== 'flips' && augment !== 'symmetries') {
+    throw new InputValueError(`options.augment is ${show(augment)}; use 'none', 'flips' or 'symmetries'`);
+  }
   const c = model.config;
   const batch = collateEvents(events, { dim: c.dim, inChannels: c.inChannels });
   const n = batch.offsets[events.length]!;
   const k = c.numClasses;
+  const syms = gridSymmetries(augment, c.dim);
   let logits: Float32Array = new Float32Array(0);
-  if (n > 0) {
-    const wasTraining = model.training;
-    model.eval();
-    const ctx = model.ctx;
-    const x = sparseTensor(ctx, batch.coords, batch.features, { dim: c.dim, channels: c.inChannels });
-    try {
-      logits = await ctx.scope(() =>
-        noGrad(async () => {
-          const y: SparseTensor = model.forward(x);
-          return (await y.feats.read()) as Float32Array;
-        }),
-      );
-    } finally {
-      x.feats.dispose();
-      x.coords.dispose();
-      model.train(wasTraining);
+  let mean: Float64Array | null = null;
+  if (n > 0 && syms.length === 1) {
+    logits = await forwardLogits(model, batch.coords, batch.features);
+  } else if (n > 0) {
+    mean = new Float64Array(n * k);
+    const stride = 2 ** (c.depth - 1);
+    for (const sym of syms) {
+      const p = softmaxRows(await forwardLogits(model, transformCoords(batch.coords, batch.offsets, c.dim, stride, sym), batch.features), n, k);
+      for (let j = 0; j < mean.length; j++) mean[j]! += p.scores[j]!;
     }
+    for (let j = 0; j < mean.length; j++) mean[j]! /= syms.length;
   }
   const out: Prediction[] = [];
   for (let b = 0; b < events.length; b++) {
     const o = batch.offsets[b]!;
     const m = batch.offsets[b + 1]! - o;
-    out.push(softmaxRows(logits.subarray(o * k, (o + m) * k), m, k));
+    out.push(mean ? averagedPrediction(mean.subarray(o * k, (o + m) * k), m, k) : softmaxRows(logits.subarray(o * k, (o + m) * k), m, k));
   }
   return out;
 }
 
+/** Probabilities (already averaged) rounded to f32, and their argmax (the lower class on ties). */
+function averagedPrediction(mean: Float64Array, n: number, c: number): Prediction {
+  const labels = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    let arg = 0;
+    for (let j = 1; j < c; j++) if (mean[r * c + j]! > mean[r * c + arg]!) arg = j;
+    labels[r] = arg;
+  }
+  return { scores: Float32Array.from(mean), labels };
+}
+
 /**
  * Inference on one event: softmax probabilities [N, numClasses] and argmax
- * labels [N], in eval mode and without gradients (see {@link predictBatch}).
- * An event with no voxels returns empty arrays.
+ * labels [N], in eval mode and without gradients (see {@link predictBatch},
+ * also for `augment`). An event with no voxels returns empty arrays.
  */
-export async function predict(model: UResNet, event: SegmentationEvent): Promise<Prediction> {
-  return (await predictBatch(model, [event]))[0]!;
+export async function predict(model: UResNet, event: SegmentationEvent, options: PredictOptions = {}): Promise<Prediction> {
+  return (await predictBatch(model, [event], options))[0]!;
 }
 
 /** Voxel accuracy of predictions against truth. */

@@ -265,6 +265,56 @@ describe('UResNet training, checkpoints and inference', () => {
     trainer.dispose();
   });
 
+  it('test-time augmentation: averaged probabilities, invariant under the symmetries it averages over', async () => {
+    const ctx = await testGpu();
+    const model = trained!;
+    const event = heldOut[0]!;
+    const n = event.labels!.length;
+    const stride = 4; // depth 3
+    // A reflection within the event's bounding box widened to whole stride cells maps the stride grid onto itself.
+    const reflect = (e: SegmentationEvent, axis: number): SegmentationEvent => {
+      const vals = Array.from({ length: n }, (_, r) => e.coords[4 * r + 1 + axis]!);
+      const mirror = Math.floor(Math.min(...vals) / stride) * stride + Math.floor(Math.max(...vals) / stride) * stride + stride - 1;
+      return { ...e, coords: Int32Array.from(e.coords, (v, i) => (i % 4 === 1 + axis ? mirror - v : v)) };
+    };
+    const swapXY = (e: SegmentationEvent): SegmentationEvent => ({
+      ...e,
+      coords: Int32Array.from(e.coords, (v, i) => (i % 4 === 1 ? e.coords[i + 1]! : i % 4 === 2 ? e.coords[i - 1]! : v)),
+    });
+    const dispatches = ctx.stats().dispatches;
+    const plain = await predict(model, event);
+    const perPass = ctx.stats().dispatches - dispatches;
+    const flips = await predict(model, event, { augment: 'flips' });
+    expect(ctx.stats().dispatches - dispatches - perPass).toBe(8 * perPass); // one forward per reflection
+    expect(model.training).toBe(true);
+    // Rows are probabilities; labels are their argmax; the result is deterministic.
+    for (let r = 0; r < n; r++) {
+      const row = Array.from(flips.scores.subarray(5 * r, 5 * r + 5));
+      expect(row.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 5);
+      expect(flips.labels[r]).toBe(row.indexOf(Math.max(...row)));
+    }
+    expect(bits((await predict(model, event, { augment: 'flips' })).scores)).toEqual(bits(flips.scores));
+    expect(bits(flips.scores)).not.toEqual(bits(plain.scores));
+    // The average over a group is invariant under the group: the same views, summed in another order.
+    const close = (a: Float32Array, b: Float32Array) => a.forEach((v, i) => expect(Math.abs(v - b[i]!)).toBeLessThan(1e-6));
+    close((await predict(model, reflect(event, 0), { augment: 'flips' })).scores, flips.scores);
+    close((await predict(model, reflect(reflect(event, 1), 2), { augment: 'flips' })).scores, flips.scores);
+    const all = await predict(model, event, { augment: 'symmetries' });
+    close((await predict(model, swapXY(reflect(event, 2)), { augment: 'symmetries' })).scores, all.scores);
+    // Without augmentation a reflected event gives other probabilities (the kernels are not symmetric).
+    expect(bits((await predict(model, reflect(event, 0))).scores)).not.toEqual(bits(plain.scores));
+    // In a batch each event is reflected within its own box, whatever its neighbours.
+    const [, second] = await predictBatch(model, [train[1]!, event], { augment: 'flips' });
+    expect(bits(second!.scores)).toEqual(bits(flips.scores));
+    // An event at the origin: reflected coordinates never go negative.
+    const corner: SegmentationEvent = { coords: new Int32Array([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 9, 0]), energy: new Float32Array([1, 2, 3]) };
+    expect((await predict(model, corner, { augment: 'symmetries' })).labels.length).toBe(3);
+    // Empty events and bad options.
+    expect((await predict(model, { coords: new Int32Array(0), energy: new Float32Array(0) }, { augment: 'flips' })).scores.length).toBe(0);
+    await expect(predict(model, event, { augment: 'rotate' as never })).rejects.toThrow(InputValueError);
+    await expect(predict(model, event, { augment: 'rotate' as never })).rejects.toThrow(/options\.augment is "rotate"; use 'none', 'flips' or 'symmetries'/);
+  });
+
   it('frees everything after disposing the model', async () => {
     const ctx = await testGpu();
     trained!.dispose();
