@@ -19,7 +19,8 @@
 #                                      events, batch 8, 8 minutes unless URESNET_* say
 #                                      otherwise), resuming from .gpu-ckpt/uresnet.safetensors
 #                                      when it exists; writes the new BF16 checkpoint there and,
-#                                      in parts of at most 15 MiB, with the log, to $OUT.
+#                                      in parts of at most 15 MiB, with the log (held-out
+#                                      accuracy plain and with flips averaged), to $OUT.
 #
 # Suites and their environment are those of bench/*.bench.mjs; PyTorch (python3
 # there) is the side-by-side peer of matmul, photon and uresnet.
@@ -108,7 +109,7 @@ train() {
   [ -f "$ckdir/uresnet.safetensors" ] && export URESNET_RESUME="${URESNET_RESUME:-$ckdir/uresnet.safetensors}"
   export URESNET_PRESET="${URESNET_PRESET:-default}" URESNET_BATCH="${URESNET_BATCH:-8}" \
     URESNET_STEPS="${URESNET_STEPS:-1000000}" URESNET_TIME_LIMIT_S="${URESNET_TIME_LIMIT_S:-480}" \
-    URESNET_EVAL_EVENTS="${URESNET_EVAL_EVENTS:-64}" URESNET_SAVE_DTYPE="${URESNET_SAVE_DTYPE:-BF16}" \
+    URESNET_EVAL_EVENTS="${URESNET_EVAL_EVENTS:-64}" URESNET_SAVE_DTYPE="${URESNET_SAVE_DTYPE:-BF16}" URESNET_TTA="${URESNET_TTA:-flips}" \
     URESNET_CHECKPOINT="$ckdir/uresnet.next.safetensors"
   # (pipefail: a failing node fails the pipeline; the previous checkpoint then stays where it was.)
   if ! node examples/uresnet/train.mjs 2>&1 | { grep -v '^Warning: maxDynamic' || true; } | tee "$out/train.log"; then
