@@ -399,36 +399,42 @@ function gridSymmetries(augment: TestTimeAugmentation, dim: number): GridSymmetr
 }
 
 /**
- * Applies a grid symmetry to collated coordinates, event by event. A
- * reflection maps v to m − v, where m is the sum of the ends of the event's
- * bounding box widened to whole cells of the model's total stride: the stride
- * grid then maps onto itself, so every pooling cell stays a pooling cell, and
- * the reflected coordinates stay inside that widened box (never negative, never
+ * Reflection centres of collated events, [events, dim]: a reflection maps v
+ * to m − v, where m is the sum of the ends of the event's bounding box
+ * widened to whole cells of the model's total stride. The stride grid then
+ * maps onto itself, so every pooling cell stays a pooling cell, and the
+ * reflected coordinates stay inside that widened box (never negative, never
  * above MAX_SPATIAL_COORD, whose successor is a power of two).
  */
-function transformCoords(coords: Int32Array, offsets: Int32Array, dim: number, stride: number, sym: GridSymmetry): Int32Array {
+function reflectionCentres(coords: Int32Array, offsets: Int32Array, dim: number, stride: number): Int32Array {
   const cols = 1 + dim;
-  const out = new Int32Array(coords.length);
-  const mirror = new Int32Array(dim);
+  const centres = new Int32Array((offsets.length - 1) * dim);
   for (let b = 0; b + 1 < offsets.length; b++) {
-    const r0 = offsets[b]!;
-    const r1 = offsets[b + 1]!;
     for (let a = 0; a < dim; a++) {
       let lo = Infinity;
       let hi = -Infinity;
-      for (let r = r0; r < r1; r++) {
+      for (let r = offsets[b]!; r < offsets[b + 1]!; r++) {
         const v = coords[r * cols + 1 + a]!;
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
-      mirror[a] = Math.floor(lo / stride) * stride + Math.floor(hi / stride) * stride + stride - 1;
+      centres[b * dim + a] = Math.floor(lo / stride) * stride + Math.floor(hi / stride) * stride + stride - 1;
     }
-    for (let r = r0; r < r1; r++) {
+  }
+  return centres;
+}
+
+/** Applies a grid symmetry to collated coordinates, each event reflected about its own centres. */
+function transformCoords(coords: Int32Array, offsets: Int32Array, dim: number, centres: Int32Array, sym: GridSymmetry): Int32Array {
+  const cols = 1 + dim;
+  const out = new Int32Array(coords.length);
+  for (let b = 0; b + 1 < offsets.length; b++) {
+    for (let r = offsets[b]!; r < offsets[b + 1]!; r++) {
       out[r * cols] = coords[r * cols]!;
       for (let a = 0; a < dim; a++) {
         const src = sym.axes[a]!;
         const v = coords[r * cols + 1 + src]!;
-        out[r * cols + 1 + a] = sym.flip & (1 << a) ? mirror[src]! - v : v;
+        out[r * cols + 1 + a] = sym.flip & (1 << a) ? centres[b * dim + src]! - v : v;
       }
     }
   }
@@ -486,9 +492,9 @@ export async function predictBatch(model: UResNet, events: readonly Segmentation
     logits = await forwardLogits(model, batch.coords, batch.features);
   } else if (n > 0) {
     mean = new Float64Array(n * k);
-    const stride = 2 ** (c.depth - 1);
+    const centres = reflectionCentres(batch.coords, batch.offsets, c.dim, 2 ** (c.depth - 1));
     for (const sym of syms) {
-      const p = softmaxRows(await forwardLogits(model, transformCoords(batch.coords, batch.offsets, c.dim, stride, sym), batch.features), n, k);
+      const p = softmaxRows(await forwardLogits(model, transformCoords(batch.coords, batch.offsets, c.dim, centres, sym), batch.features), n, k);
       for (let j = 0; j < mean.length; j++) mean[j]! += p.scores[j]!;
     }
     for (let j = 0; j < mean.length; j++) mean[j]! /= syms.length;
