@@ -18,7 +18,7 @@ import {
   ShaderCompileError,
   show,
 } from '../errors.js';
-import { BufferPool, type PoolStats } from './pool.js';
+import { BufferPool, resolvePoolPolicy, type PoolPolicy, type PoolStats } from './pool.js';
 import {
   bindGroupLayoutFor,
   checkElementType,
@@ -65,6 +65,8 @@ export interface GpuOptions {
    * `flush()`/`read()`; this callback does not swallow them.
    */
   onError?: (error: GhostgradError) => void;
+  /** How much idle pooled memory to keep (see {@link PoolPolicy}); change it later with `ctx.setPoolPolicy`. */
+  pool?: Partial<PoolPolicy>;
 }
 
 /** Description of the adapter a context runs on. */
@@ -98,11 +100,29 @@ export interface TensorWindow {
 /** Workgroup counts: a number (x only) or [x, y?, z?]. */
 export type Workgroups = number | readonly [number, number?, number?];
 
-/** What `stats()` reports. */
+/**
+ * What `stats()` reports: pool accounting plus cumulative host-cost counters
+ * since the context was made. Subtract two snapshots to count one step.
+ */
 export interface ContextStats extends PoolStats {
+  /** Compiled pipeline variants in the cache. */
   pipelines: number;
+  /** Pipelines compiled (cache misses). */
+  pipelinesCreated: number;
+  /** `queue.submit` calls. */
   submits: number;
+  /** Dispatches recorded. */
   dispatches: number;
+  /** Bind groups created (cache misses of the bind-group cache). */
+  bindGroupsCreated: number;
+  /** Bind groups in the cache now. */
+  bindGroupsCached: number;
+  /** Host → GPU uploads of tensor data (`tensor()`, `Tensor.write`), and their bytes. */
+  uploads: number;
+  bytesUploaded: number;
+  /** GPU → host readbacks (`Tensor.read` and internal reads), and their bytes. */
+  readbacks: number;
+  bytesRead: number;
 }
 
 interface DawnModule {
@@ -112,7 +132,24 @@ interface DawnModule {
 
 const SOFTWARE_PATTERN = /llvmpipe|lavapipe|swiftshader|warp|software|microsoft basic render/i;
 const MAX_PENDING_DISPATCHES = 4096;
-const UNIFORM_ARENA_BYTES = 64 * 1024;
+/**
+ * Bytes of the uniform arena: every dispatch's uniform structs of one submit
+ * live in it at 256-byte-aligned dynamic offsets (4,096 slots); a full arena
+ * flushes the batch.
+ */
+const UNIFORM_ARENA_BYTES = 1 << 20;
+/** Bind groups kept in the cache; the least recently used beyond this are dropped. */
+const MAX_CACHED_BIND_GROUPS = 16384;
+
+/** Device limits read once: `device.limits` is a fresh object on every access in Dawn. */
+interface HotLimits {
+  readonly maxComputeWorkgroupsPerDimension: number;
+  readonly maxStorageBufferBindingSize: number;
+  readonly minStorageBufferOffsetAlignment: number;
+  readonly minUniformBufferOffsetAlignment: number;
+  readonly maxBufferSize: number;
+  readonly maxDynamicUniformBuffersPerPipelineLayout: number;
+}
 
 /**
  * Acquires a GPU device and returns a context that owns it.
@@ -215,7 +252,7 @@ export async function createGpu(options: GpuOptions = {}): Promise<GpuContext> {
       maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
     },
   });
-  return new GpuContext(gpu, device, summary, options.onError);
+  return new GpuContext(gpu, device, summary, options.onError, options.pool);
 }
 
 /** A GPU device plus everything ghostgrad keeps per device. Create with {@link createGpu}. */
@@ -241,25 +278,56 @@ export class GpuContext {
   private readonly errors: GhostgradError[] = [];
   private readonly scopePromises: Promise<void>[] = [];
   private readonly onError: ((error: GhostgradError) => void) | undefined;
-  private uniformArenas: GPUBuffer[] = [];
-  private uniformArenaIndex = 0;
+  private uniformArena: GPUBuffer | null = null;
   private uniformOffset = 0;
   private readonly uniformStaging = new DataView(new ArrayBuffer(UNIFORM_ARENA_BYTES));
   private uniformDirtyEnd = 0;
-  private submits = 0;
-  private dispatches = 0;
+  /** Bind-group layouts shared by every kernel with the same binding signature. */
+  private readonly groupLayouts = new Map<string, { layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout; id: number }>();
+  /** Bind groups by (layout, bound resources); a Map keeps insertion order, which the LRU eviction uses. */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /** Cache keys that mention a buffer, to drop them when the buffer is destroyed. */
+  private readonly bindGroupsOfBuffer = new Map<GPUBuffer, string[]>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private readonly hot: HotLimits;
+  private readonly counters = {
+    submits: 0,
+    dispatches: 0,
+    pipelinesCreated: 0,
+    bindGroupsCreated: 0,
+    uploads: 0,
+    bytesUploaded: 0,
+    readbacks: 0,
+    bytesRead: 0,
+  };
   private disposing = false;
   /** @internal tensors created inside the innermost `scope()` call. */
   readonly scopeStack: Set<Tensor>[] = [];
   /** @internal Subsystems told when scopes open and close (the tape drops unreachable nodes). */
   readonly scopeListeners: { open(): number; close(mark: number): void }[] = [];
 
-  constructor(gpu: GPU, device: GPUDevice, adapter: AdapterSummary, onError?: (error: GhostgradError) => void) {
+  constructor(
+    gpu: GPU,
+    device: GPUDevice,
+    adapter: AdapterSummary,
+    onError?: (error: GhostgradError) => void,
+    pool?: Partial<PoolPolicy>,
+  ) {
     this.gpuRef = gpu;
     this.deviceRef = device;
     this.adapter = adapter;
     this.onError = onError;
-    this.pool = new BufferPool(device);
+    const l = device.limits;
+    this.hot = {
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
+      minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
+      maxBufferSize: l.maxBufferSize,
+      maxDynamicUniformBuffersPerPipelineLayout: l.maxDynamicUniformBuffersPerPipelineLayout,
+    };
+    this.pool = new BufferPool(device, resolvePoolPolicy(pool), (b) => this.forgetBuffer(b));
     this.profiler = new Profiler(device, adapter.features.includes('timestamp-query'));
     device.addEventListener('uncapturederror', (event) => {
       const e = (event as GPUUncapturedErrorEvent).error;
@@ -311,7 +379,7 @@ export class GpuContext {
 
   /** @internal Allocates a pooled storage buffer for a tensor. */
   allocate(bytes: number, label: string): GPUBuffer {
-    const max = this.limits.maxBufferSize;
+    const max = this.hot.maxBufferSize;
     if (bytes > max) {
       throw new DeviceLimitError(
         `${label}: ${bytes} bytes exceeds this device's maxBufferSize (${max} bytes); split the data into smaller tensors`,
@@ -325,9 +393,31 @@ export class GpuContext {
     if (this.deviceRef) this.pool.release(buffer);
   }
 
-  /** Live and pooled buffer accounting; tests use `liveBytes` to check for leaks. */
+  /**
+   * Live and pooled buffer accounting (tests use `liveBytes` to check for
+   * leaks) and the cumulative host-cost counters: submits, dispatches,
+   * creations, uploads and readbacks.
+   */
   stats(): ContextStats {
-    return { ...this.pool.stats(), pipelines: this.pipelines.size, submits: this.submits, dispatches: this.dispatches };
+    return {
+      ...this.pool.stats(),
+      pipelines: this.pipelines.size,
+      ...this.counters,
+      bindGroupsCached: this.bindGroups.size,
+    };
+  }
+
+  /** The pool's trimming policy in force. */
+  get poolPolicy(): PoolPolicy {
+    return this.pool.policy;
+  }
+
+  /**
+   * Changes how much idle pooled memory is kept (unknown keys and bad values
+   * are an {@link InputValueError}); applied at the next submit.
+   */
+  setPoolPolicy(policy: Partial<PoolPolicy>): void {
+    this.pool.policy = resolvePoolPolicy(policy, this.pool.policy);
   }
 
   /** Resets `peakLiveBytes` to the current live bytes (for peak-memory measurements). */
@@ -335,9 +425,24 @@ export class GpuContext {
     this.pool.resetPeak();
   }
 
-  /** Destroys idle pooled buffers. */
+  /** Destroys every idle pooled buffer now, whatever the policy. */
   trimPool(): void {
     this.pool.trim();
+  }
+
+  /** A buffer's small id for bind-group cache keys. */
+  private bufferId(buffer: GPUBuffer): number {
+    let id = this.bufferIds.get(buffer);
+    if (id === undefined) this.bufferIds.set(buffer, (id = this.nextBufferId++));
+    return id;
+  }
+
+  /** Drops the cached bind groups that reference a buffer about to be destroyed. */
+  private forgetBuffer(buffer: GPUBuffer): void {
+    const keys = this.bindGroupsOfBuffer.get(buffer);
+    if (!keys) return;
+    for (const k of keys) this.bindGroups.delete(k);
+    this.bindGroupsOfBuffer.delete(buffer);
   }
 
   // ---------------------------------------------------------------- kernels
@@ -389,14 +494,22 @@ export class GpuContext {
         );
       }
     }
+    const uniforms = layout.bindings.filter((b) => b.kind === 'uniform').length;
+    if (uniforms > this.hot.maxDynamicUniformBuffersPerPipelineLayout) {
+      throw new DeviceLimitError(
+        `kernel ${spec.name}: ${uniforms} uniform structs exceed this device's maxDynamicUniformBuffersPerPipelineLayout ` +
+          `(${this.hot.maxDynamicUniformBuffersPerPipelineLayout}); merge them into one struct`,
+      );
+    }
     device.pushErrorScope('validation');
     const module = device.createShaderModule({ label: spec.name, code: spec.source });
-    const bindGroupLayout = bindGroupLayoutFor(device, spec, layout);
+    const group = this.groupLayoutFor(spec, layout);
     const pipeline = device.createComputePipeline({
       label: spec.name,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] }),
+      layout: group.pipelineLayout,
       compute: { module, entryPoint: layout.entryPoint, constants: numericConstants(constants) },
     });
+    this.counters.pipelinesCreated++;
     const scoped = device.popErrorScope().then(async (err) => {
       if (!err) return;
       this.record(await compileError(spec, module, err.message));
@@ -407,11 +520,29 @@ export class GpuContext {
       layout,
       constants,
       pipeline,
-      bindGroupLayout,
+      bindGroupLayout: group.layout,
+      groupLayoutId: group.id,
+      uniformBytes: layout.bindings.reduce((sum, b) => sum + (b.uniform ? alignUp(b.uniform.size, this.hot.minUniformBufferOffsetAlignment) : 0), 0),
       byName: new Map(layout.bindings.map((b) => [b.name, b])),
     };
     this.pipelines.set(key, compiled);
     return compiled;
+  }
+
+  /**
+   * The bind-group layout of a binding signature (binding numbers and kinds),
+   * shared by every kernel with that signature so that their bind groups are
+   * too. Uniform structs take dynamic offsets into the uniform arena.
+   */
+  private groupLayoutFor(spec: KernelSpec, layout: KernelLayout): { layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout; id: number } {
+    const signature = layout.bindings.map((b) => `${b.binding}:${b.kind}`).join(',');
+    let group = this.groupLayouts.get(signature);
+    if (!group) {
+      const bgl = bindGroupLayoutFor(this.device, spec, layout);
+      group = { layout: bgl, pipelineLayout: this.device.createPipelineLayout({ bindGroupLayouts: [bgl] }), id: this.groupLayouts.size };
+      this.groupLayouts.set(signature, group);
+    }
+    return group;
   }
 
   /**
@@ -445,11 +576,18 @@ export class GpuContext {
   ): void {
     this.throwPending();
     const k = this.kernel(spec, constants);
-    const wg: [number, number, number] =
-      typeof workgroups === 'number' ? [workgroups, 1, 1] : [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
-    const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
-    for (const n of wg) {
-      if (!(Number.isInteger(n) && n >= 0)) throw new BindingError(`kernel ${spec.name}: workgroup count ${show(wg)} is not a non-negative integer triple`);
+    let x: number, y: number, z: number;
+    if (typeof workgroups === 'number') {
+      x = workgroups;
+      y = z = 1;
+    } else {
+      x = workgroups[0];
+      y = workgroups[1] ?? 1;
+      z = workgroups[2] ?? 1;
+    }
+    const maxWg = this.hot.maxComputeWorkgroupsPerDimension;
+    for (const n of [x, y, z]) {
+      if (!(Number.isInteger(n) && n >= 0)) throw new BindingError(`kernel ${spec.name}: workgroup count ${show([x, y, z])} is not a non-negative integer triple`);
       if (n > maxWg) {
         throw new DeviceLimitError(
           `kernel ${spec.name}: ${n} workgroups in one dimension exceeds maxComputeWorkgroupsPerDimension (${maxWg}); ` +
@@ -457,25 +595,40 @@ export class GpuContext {
         );
       }
     }
-    for (const name of Object.keys(bindings)) {
+    for (const name in bindings) {
       if (!k.byName.has(name)) {
         throw new BindingError(
           `kernel ${spec.name}: binding ${show(name)} does not exist in its WGSL; its bindings are ${show(k.layout.bindings.map((b) => b.name))}`,
         );
       }
     }
-    const entries: GPUBindGroupEntry[] = [];
-    for (const info of k.layout.bindings) {
+    // Resolve every binding (validating it) before anything is recorded, so
+    // that a bad binding leaves the command stream as it was. A batch whose
+    // uniform arena cannot hold this dispatch's structs is submitted first.
+    const infos = k.layout.bindings;
+    if (this.uniformOffset + k.uniformBytes > UNIFORM_ARENA_BYTES) this.flush();
+    const resources: GPUBufferBinding[] = [];
+    const dynamicOffsets: number[] = [];
+    let key = `${k.groupLayoutId}`;
+    for (const info of infos) {
       const value = bindings[info.name];
       if (value === undefined) {
         throw new BindingError(
           `kernel ${spec.name}: binding ${show(info.name)} (${info.kind}) is missing; pass it by name in the bindings object`,
         );
       }
-      entries.push({ binding: info.binding, resource: this.resourceFor(spec.name, info, value) });
+      const r = this.resourceFor(spec.name, info, value);
+      if (info.kind === 'uniform') {
+        dynamicOffsets.push(r.offset!);
+        key += `|u${r.size}`;
+        resources.push({ buffer: r.buffer, offset: 0, size: r.size! });
+      } else {
+        key += `|${this.bufferId(r.buffer)}@${r.offset}+${r.size}`;
+        resources.push(r);
+      }
     }
-    if (wg[0] * wg[1] * wg[2] === 0) return;
-    const bindGroup = this.device.createBindGroup({ layout: k.bindGroupLayout, entries });
+    if (x * y * z === 0) return;
+    const bindGroup = this.bindGroupFor(k, key, resources);
     if (this.profiler.enabled && this.profiler.full) this.flush();
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     const timestampWrites = this.profiler.nextPass(spec.name);
@@ -483,19 +636,59 @@ export class GpuContext {
       this.endPass();
       const pass = this.encoder.beginComputePass({ timestampWrites });
       pass.setPipeline(k.pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+      pass.setBindGroup(0, bindGroup, dynamicOffsets);
+      pass.dispatchWorkgroups(x, y, z);
       pass.end();
     } else {
       // One compute pass holds many dispatches: WebGPU scopes resource usage
       // per dispatch, so writes of one are visible to the next.
       if (!this.pass) this.pass = this.encoder.beginComputePass();
       this.pass.setPipeline(k.pipeline);
-      this.pass.setBindGroup(0, bindGroup);
-      this.pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+      this.pass.setBindGroup(0, bindGroup, dynamicOffsets);
+      this.pass.dispatchWorkgroups(x, y, z);
     }
-    this.dispatches++;
+    this.counters.dispatches++;
     if (++this.pendingDispatches >= MAX_PENDING_DISPATCHES) this.flush();
+  }
+
+  /** The cached bind group of these resources under this kernel's layout, created on a miss. */
+  private bindGroupFor(k: CompiledKernel, key: string, resources: readonly GPUBufferBinding[]): GPUBindGroup {
+    let group = this.bindGroups.get(key);
+    if (group) {
+      // Refresh its place in the LRU order.
+      this.bindGroups.delete(key);
+      this.bindGroups.set(key, group);
+      return group;
+    }
+    const infos = k.layout.bindings;
+    group = this.device.createBindGroup({
+      layout: k.bindGroupLayout,
+      entries: resources.map((resource, i) => ({ binding: infos[i]!.binding, resource })),
+    });
+    this.counters.bindGroupsCreated++;
+    this.bindGroups.set(key, group);
+    for (const r of resources) {
+      let keys = this.bindGroupsOfBuffer.get(r.buffer);
+      if (!keys) this.bindGroupsOfBuffer.set(r.buffer, (keys = []));
+      keys.push(key);
+    }
+    if (this.bindGroups.size > MAX_CACHED_BIND_GROUPS) this.evictBindGroups();
+    return group;
+  }
+
+  /** Drops the least recently used quarter of the bind-group cache. */
+  private evictBindGroups(): void {
+    let n = this.bindGroups.size >> 2;
+    for (const key of this.bindGroups.keys()) {
+      if (n-- <= 0) break;
+      this.bindGroups.delete(key);
+    }
+    // Reverse-index entries of evicted keys are dropped lazily here.
+    for (const [buffer, keys] of this.bindGroupsOfBuffer) {
+      const live = keys.filter((k) => this.bindGroups.has(k));
+      if (live.length) this.bindGroupsOfBuffer.set(buffer, live);
+      else this.bindGroupsOfBuffer.delete(buffer);
+    }
   }
 
   private resourceFor(kernel: string, info: BindingInfo, value: Binding): GPUBufferBinding {
@@ -505,7 +698,7 @@ export class GpuContext {
       }
       return this.uniformSlot(kernel, info, value as UniformValues);
     }
-    const maxBinding = this.limits.maxStorageBufferBindingSize;
+    const maxBinding = this.hot.maxStorageBufferBindingSize;
     if (isTensorLike(value)) {
       const t = value as Tensor;
       checkElementType(kernel, info, t.dtype, 'a tensor');
@@ -519,7 +712,12 @@ export class GpuContext {
             `maxStorageBufferBindingSize of ${maxBinding} bytes; split it into chunks no larger than that`,
         );
       }
-      return { buffer: t.buffer, offset: 0, size };
+      // Bind the whole pooled buffer (its size class), not just the tensor's
+      // bytes: tensors of slightly different sizes that land in the same
+      // buffer then share one cached bind group. No kernel reads the binding's
+      // length (arrayLength); sizes come in uniforms.
+      const buffer = t.buffer;
+      return { buffer, offset: 0, size: buffer.size <= maxBinding ? buffer.size : size };
     }
     if (isWindow(value)) {
       const w = value as TensorWindow;
@@ -527,7 +725,7 @@ export class GpuContext {
       const bpe = w.tensor.byteLength / Math.max(1, w.tensor.size);
       const offset = w.offset * bpe;
       const size = Math.max(4, Math.ceil((w.length * bpe) / 4) * 4);
-      const align = this.limits.minStorageBufferOffsetAlignment;
+      const align = this.hot.minStorageBufferOffsetAlignment;
       if (offset % align !== 0) {
         throw new BindingError(`kernel ${kernel}: window of ${info.name} starts at byte ${offset}, not a multiple of ${align}`);
       }
@@ -536,36 +734,32 @@ export class GpuContext {
       }
       return { buffer: w.tensor.buffer, offset, size };
     }
-    if (isGpuBuffer(value)) return { buffer: value as GPUBuffer };
+    if (isGpuBuffer(value)) {
+      const buffer = value as GPUBuffer;
+      return { buffer, offset: 0, size: Math.min(buffer.size, maxBinding - (maxBinding % 4)) };
+    }
     throw new BindingError(`kernel ${kernel}: binding ${info.name} needs a tensor or buffer, got a plain object`);
   }
 
+  /** Packs one uniform struct into the arena; returns the arena and the struct's dynamic offset. */
   private uniformSlot(kernel: string, info: BindingInfo, values: UniformValues): GPUBufferBinding {
     const size = info.uniform!.size;
-    const align = this.limits.minUniformBufferOffsetAlignment;
-    let offset = Math.ceil(this.uniformOffset / align) * align;
-    if (offset + size > UNIFORM_ARENA_BYTES) {
-      this.writeUniformStaging();
-      this.uniformArenaIndex++;
-      offset = 0;
-    }
-    let arena = this.uniformArenas[this.uniformArenaIndex];
-    if (!arena) {
-      arena = this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniform arena' });
-      this.uniformArenas.push(arena);
+    const align = this.hot.minUniformBufferOffsetAlignment;
+    const offset = Math.ceil(this.uniformOffset / align) * align;
+    if (!this.uniformArena) {
+      this.uniformArena = this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniform arena' });
     }
     new Uint8Array(this.uniformStaging.buffer, offset, size).fill(0);
     packUniform(kernel, info, values, this.uniformStaging, offset);
     this.uniformOffset = offset + size;
-    this.uniformDirtyEnd = this.uniformOffset;
-    return { buffer: arena, offset, size };
+    if (this.uniformOffset > this.uniformDirtyEnd) this.uniformDirtyEnd = this.uniformOffset;
+    return { buffer: this.uniformArena, offset, size };
   }
 
-  /** Uploads this arena's packed uniforms; queue writes land before the commands submitted after them. */
+  /** Uploads this batch's packed uniforms; queue writes land before the commands submitted after them. */
   private writeUniformStaging(): void {
-    if (this.uniformDirtyEnd === 0) return;
-    const arena = this.uniformArenas[this.uniformArenaIndex]!;
-    this.device.queue.writeBuffer(arena, 0, this.uniformStaging.buffer, 0, Math.ceil(this.uniformDirtyEnd / 4) * 4);
+    if (this.uniformDirtyEnd === 0 || !this.uniformArena) return;
+    this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging.buffer, 0, Math.ceil(this.uniformDirtyEnd / 4) * 4);
     this.uniformDirtyEnd = 0;
   }
 
@@ -608,9 +802,8 @@ export class GpuContext {
       }),
     );
     afterProfile?.();
-    this.submits++;
+    this.counters.submits++;
     this.pendingDispatches = 0;
-    this.uniformArenaIndex = 0;
     this.uniformOffset = 0;
     this.pool.afterSubmit();
   }
@@ -635,27 +828,62 @@ export class GpuContext {
   async readBuffer(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const staging = this.pool.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    this.counters.readbacks++;
+    this.counters.bytesRead += bytes;
+    let mapped: Promise<void> | null = null;
     try {
       this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
       this.flush();
-      await this.settle();
+      // Map at once and learn about errors of the submitted work meanwhile:
+      // the two waits overlap instead of adding up.
+      mapped = staging.mapAsync(GPUMapMode.READ, 0, size);
+      const [map] = await Promise.allSettled([mapped, this.settle()]);
       this.throwPending();
-      await staging.mapAsync(GPUMapMode.READ, 0, size);
+      if (map.status === 'rejected') throw map.reason;
       const out = staging.getMappedRange(0, size).slice(0);
       staging.unmap();
       return out;
     } finally {
+      if (mapped && staging.mapState === 'mapped') staging.unmap();
       this.pool.release(staging);
     }
   }
 
-  /** @internal Uploads bytes into a buffer (ordered after all previously submitted work). */
-  writeBuffer(buffer: GPUBuffer, offset: number, data: ArrayBuffer): void {
-    // A queue write executes before any not-yet-submitted command: submit
-    // first, so that a buffer recycled within this batch is not overwritten
-    // under commands that still read its old contents.
-    if (this.encoder) this.flush();
-    this.device.queue.writeBuffer(buffer, offset, data);
+  /**
+   * @internal Uploads bytes into a buffer, in command order: the data is
+   * visible to every command recorded after this call and to none before it.
+   * A buffer just taken from the pool (`fresh`) that no unsubmitted command
+   * can use is written directly; any other goes through a pooled staging
+   * buffer and a copy in the command stream, so an upload never splits the
+   * batch into submits.
+   */
+  upload(buffer: GPUBuffer, offset: number, data: ArrayBuffer | ArrayBufferView, fresh: boolean): void {
+    const bytes = data.byteLength;
+    this.counters.uploads++;
+    this.counters.bytesUploaded += bytes;
+    const src = ArrayBuffer.isView(data) ? data : new Uint8Array(data);
+    const padded = Math.ceil(bytes / 4) * 4;
+    if (fresh && this.pool.isClean(buffer)) {
+      this.queueWrite(buffer, offset, src, padded);
+      return;
+    }
+    const staging = this.pool.acquire(padded, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'upload staging');
+    this.queueWrite(staging, 0, src, padded);
+    this.commandEncoder().copyBufferToBuffer(staging, 0, buffer, offset, padded);
+    // The copy reads it when the batch runs: not reusable before the submit.
+    this.pool.release(staging, 'after-submit');
+  }
+
+  /** `queue.writeBuffer` of `padded` bytes (a multiple of 4, zero-padding the tail). */
+  private queueWrite(buffer: GPUBuffer, offset: number, src: ArrayBufferView, padded: number): void {
+    const bytes = src.byteLength;
+    if (bytes === padded) {
+      this.device.queue.writeBuffer(buffer, offset, src.buffer, src.byteOffset, bytes);
+      return;
+    }
+    const tail = new Uint8Array(padded);
+    tail.set(new Uint8Array(src.buffer, src.byteOffset, bytes));
+    this.device.queue.writeBuffer(buffer, offset, tail.buffer, 0, padded);
   }
 
   // ---------------------------------------------------------------- scopes
@@ -715,7 +943,7 @@ export class GpuContext {
   /** Grid of workgroups covering `n` invocations of `workgroupSize` threads, folded into y beyond the x limit. */
   grid(n: number, workgroupSize: number): [number, number] {
     const groups = Math.ceil(n / workgroupSize);
-    const maxX = this.limits.maxComputeWorkgroupsPerDimension;
+    const maxX = this.hot.maxComputeWorkgroupsPerDimension;
     if (groups <= maxX) return [groups, 1];
     return [maxX, Math.ceil(groups / maxX)];
   }
@@ -740,14 +968,20 @@ export class GpuContext {
     this.extensions.clear();
     this.profiler.destroy();
     this.pool.destroyAll();
-    for (const a of this.uniformArenas) a.destroy();
-    this.uniformArenas = [];
+    this.uniformArena?.destroy();
+    this.uniformArena = null;
+    this.bindGroups.clear();
+    this.bindGroupsOfBuffer.clear();
     this.pipelines.clear();
     this.deviceRef.destroy();
     this.deviceRef = null;
     this.gpuRef = null;
     void this.gpuRef;
   }
+}
+
+function alignUp(n: number, align: number): number {
+  return Math.ceil(n / align) * align;
 }
 
 function numericConstants(constants: OverrideConstants): Record<string, number> {

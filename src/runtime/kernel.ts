@@ -44,8 +44,8 @@ export interface BindingInfo {
   kind: 'uniform' | 'read-only-storage' | 'storage';
   /** Element scalar type of a storage array, null for structs of mixed type. */
   elementType: ScalarType | null;
-  /** Uniform struct layout (uniform bindings only). */
-  uniform?: { size: number; fields: UniformField[] };
+  /** Uniform struct layout (uniform bindings only); `names` holds the member names, for checking values by name. */
+  uniform?: { size: number; fields: UniformField[]; names: ReadonlySet<string> };
 }
 
 /** Reflection of one kernel, shared by every constants variant of it. */
@@ -105,7 +105,13 @@ export function reflectKernel(spec: KernelSpec): KernelLayout {
           }
           return { name: m.name, offset: m.offset, scalar, count: vectorCount(m.type.name) };
         });
-        bindings.push({ name: v.name, binding: v.binding, kind: 'uniform', elementType: null, uniform: { size: v.type.size, fields } });
+        bindings.push({
+          name: v.name,
+          binding: v.binding,
+          kind: 'uniform',
+          elementType: null,
+          uniform: { size: v.type.size, fields, names: new Set(fields.map((f) => f.name)) },
+        });
       } else if (v.resourceType === 1) {
         bindings.push({
           name: v.name,
@@ -129,18 +135,26 @@ export interface CompiledKernel {
   readonly constants: OverrideConstants;
   readonly pipeline: GPUComputePipeline;
   readonly bindGroupLayout: GPUBindGroupLayout;
+  /** Id of the bind-group layout, shared by kernels with the same binding signature (bind-group cache key). */
+  readonly groupLayoutId: number;
+  /** Bytes this kernel's uniform structs take in the arena (each aligned to minUniformBufferOffsetAlignment). */
+  readonly uniformBytes: number;
   /** Uniform names → binding info, for packing. */
   readonly byName: ReadonlyMap<string, BindingInfo>;
 }
 
-/** Builds the explicit bind-group layout that reflection implies. */
+/**
+ * Builds the explicit bind-group layout that reflection implies. Uniform
+ * structs are bound with a dynamic offset: per-dispatch values live at an
+ * offset into one arena, so that a bind group can be reused across dispatches.
+ */
 export function bindGroupLayoutFor(device: GPUDevice, spec: KernelSpec, layout: KernelLayout): GPUBindGroupLayout {
   return device.createBindGroupLayout({
     label: spec.name,
     entries: layout.bindings.map((b) => ({
       binding: b.binding,
       visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: b.kind },
+      buffer: b.kind === 'uniform' ? { type: b.kind, hasDynamicOffset: true } : { type: b.kind },
     })),
   });
 }
@@ -169,8 +183,8 @@ export function packUniform(
   byteOffset: number,
 ): void {
   const layout = info.uniform!;
-  const known = new Set(layout.fields.map((f) => f.name));
-  for (const key of Object.keys(values)) {
+  const known = layout.names;
+  for (const key in values) {
     if (!known.has(key)) {
       throw new BindingError(
         `kernel ${kernel}: uniform ${info.name} has no member ${show(key)}; its members are ${show([...known])}`,

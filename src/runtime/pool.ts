@@ -1,18 +1,30 @@
 /**
- * Size-class GPU buffer pool.
+ * Size-class GPU buffer pool with a trimming policy.
  *
  * Tensors come and go every training step; creating and destroying GPUBuffers
  * at that rate costs driver calls and fragments memory. Released buffers go
  * back to a free list keyed by (usage, size class) and are handed out again.
  *
- * A buffer released while commands that use it are still being encoded must
- * not be reused before those commands are submitted: an upload through
- * `queue.writeBuffer` would land *before* the unsubmitted commands read the
- * old contents. Released buffers therefore wait in a quarantine list until
- * the context submits (`afterSubmit`).
+ * Reuse rules. Every write into a storage buffer that may be in use is
+ * ordered in the command stream (kernels, copies, clears; uploads into such a
+ * buffer are staged through a copy, see `GpuContext.upload`), so a released
+ * storage buffer can be handed to the next tensor at once, even within the
+ * open command encoder. The pool remembers which buffers were released since
+ * the last submit (`isClean`): only a buffer that no unsubmitted command can
+ * touch may be written directly with `queue.writeBuffer`, which lands before
+ * every unsubmitted command. Staging buffers (`reuse: 'after-submit'`) wait
+ * in a quarantine until the next submit for the same reason.
+ *
+ * Trimming. Idle buffers cost memory and nothing else, so the pool keeps
+ * them while they are likely to be asked for again and destroys the rest:
+ * after every submit it destroys buffers that have sat idle for more than
+ * `maxIdleSubmits` submits, then the longest-idle ones until at most
+ * `maxIdleBytes` stay pooled. A training loop that repeats the same step
+ * reacquires its buffers every step and creates none after warm-up.
  *
  * @module
  */
+import { InputValueError, show } from '../errors.js';
 
 /** Pool accounting, all in bytes of GPU memory. */
 export interface PoolStats {
@@ -25,6 +37,44 @@ export interface PoolStats {
   pooledBytes: number;
   /** Highest `liveBytes` seen since creation or the last `resetPeak()`. */
   peakLiveBytes: number;
+  /** GPUBuffers created by the pool since the context was made (a miss in the free lists). */
+  buffersCreated: number;
+  /** Idle buffers destroyed by the trimming policy or `trimPool()`. */
+  buffersTrimmed: number;
+  /** Bytes of those buffers. */
+  bytesTrimmed: number;
+}
+
+/** How much idle memory the pool keeps; see the module notes. */
+export interface PoolPolicy {
+  /** Idle bytes kept at most after a submit; the longest-idle buffers go first. Default 512 MiB. */
+  readonly maxIdleBytes: number;
+  /** A buffer idle for more than this many submits is destroyed. Default 64. */
+  readonly maxIdleSubmits: number;
+}
+
+/** Defaults of {@link PoolPolicy}. */
+export const DEFAULT_POOL_POLICY: PoolPolicy = Object.freeze({ maxIdleBytes: 512 * 2 ** 20, maxIdleSubmits: 64 });
+
+/** Validates a partial policy against unknown keys and bad values, and fills in defaults. */
+export function resolvePoolPolicy(policy: Partial<PoolPolicy> | undefined, base: PoolPolicy = DEFAULT_POOL_POLICY): PoolPolicy {
+  if (policy === undefined) return base;
+  if (policy === null || typeof policy !== 'object') {
+    throw new InputValueError(`pool policy must be an object like { maxIdleBytes, maxIdleSubmits }; got ${show(policy)}`);
+  }
+  for (const key of Object.keys(policy)) {
+    if (!(key in DEFAULT_POOL_POLICY)) {
+      throw new InputValueError(`pool policy: unknown option ${show(key)}; the options are ${show(Object.keys(DEFAULT_POOL_POLICY))}`);
+    }
+  }
+  const out = { ...base, ...policy };
+  for (const key of ['maxIdleBytes', 'maxIdleSubmits'] as const) {
+    const v = out[key];
+    if (!(typeof v === 'number' && (Number.isInteger(v) || v === Infinity) && v >= 0)) {
+      throw new InputValueError(`pool policy: ${key} = ${show(v)} must be a non-negative integer (or Infinity to keep everything)`);
+    }
+  }
+  return Object.freeze(out);
 }
 
 /**
@@ -40,68 +90,163 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+/** When a released buffer may be handed out again. */
+export type Reuse = 'now' | 'after-submit';
+
+interface IdleBuffer {
+  readonly buffer: GPUBuffer;
+  /** Creation order of the buffer: free lists hand out the lowest first. */
+  readonly serial: number;
+  /** Submit count when it became idle. */
+  readonly since: number;
+}
+
 export class BufferPool {
-  private readonly free = new Map<string, GPUBuffer[]>();
+  private readonly free = new Map<string, IdleBuffer[]>();
   private quarantine: GPUBuffer[] = [];
   private readonly live = new Set<GPUBuffer>();
+  private readonly serials = new WeakMap<GPUBuffer, number>();
+  /** Buffers released since the last submit: unsubmitted commands may still use them. */
+  private releasedSinceSubmit = new Set<GPUBuffer>();
   private liveBytes = 0;
   private pooledBytes = 0;
+  private pooledBuffers = 0;
   private peak = 0;
+  private submits = 0;
+  private created = 0;
+  private trimmedBuffers = 0;
+  private trimmedBytes = 0;
 
-  constructor(private readonly device: GPUDevice) {}
+  constructor(
+    private readonly device: GPUDevice,
+    public policy: PoolPolicy = DEFAULT_POOL_POLICY,
+    /** Told about every buffer the pool destroys (the context drops bind groups that reference it). */
+    private readonly onDestroy: (buffer: GPUBuffer) => void = () => {},
+  ) {}
 
   /** A buffer of at least `bytes` bytes with exactly `usage`. */
   acquire(bytes: number, usage: GPUBufferUsageFlags, label?: string): GPUBuffer {
     const size = sizeClass(bytes);
-    const key = `${usage}:${size}`;
-    const list = this.free.get(key);
-    let buffer = list?.pop();
+    const list = this.free.get(`${usage}:${size}`);
+    // Lists are sorted by descending serial: pop() is the oldest buffer of
+    // the class. Handing buffers out in an order that depends only on which
+    // are free (not on the order they were released in) makes a repeated
+    // step get the same buffers each time, so its bind groups are cache hits.
+    let buffer = list?.pop()?.buffer;
     if (buffer) {
       this.pooledBytes -= size;
+      this.pooledBuffers--;
     } else {
       buffer = this.device.createBuffer({ size, usage, ...(label ? { label } : {}) });
+      this.serials.set(buffer, this.created++);
     }
     this.live.add(buffer);
     this.liveBytes += size;
-    this.peak = Math.max(this.peak, this.liveBytes);
+    if (this.liveBytes > this.peak) this.peak = this.liveBytes;
     return buffer;
   }
 
-  /** Returns a buffer; it becomes reusable after the next submit. */
-  release(buffer: GPUBuffer): void {
+  /** Returns a buffer to the pool: reusable at once (command-ordered use only) or after the next submit. */
+  release(buffer: GPUBuffer, reuse: Reuse = 'now'): void {
     if (!this.live.delete(buffer)) return;
     this.liveBytes -= buffer.size;
-    this.quarantine.push(buffer);
+    if (reuse === 'after-submit') {
+      this.quarantine.push(buffer);
+    } else {
+      this.releasedSinceSubmit.add(buffer);
+      this.makeIdle(buffer);
+    }
   }
 
-  /** Called by the context right after `queue.submit`. */
-  afterSubmit(): void {
-    for (const buffer of this.quarantine) {
-      const key = `${buffer.usage}:${buffer.size}`;
-      let list = this.free.get(key);
-      if (!list) this.free.set(key, (list = []));
-      list.push(buffer);
-      this.pooledBytes += buffer.size;
+  /** True when no unsubmitted command can use `buffer`, so `queue.writeBuffer` into it is safe. */
+  isClean(buffer: GPUBuffer): boolean {
+    return !this.releasedSinceSubmit.has(buffer);
+  }
+
+  private makeIdle(buffer: GPUBuffer): void {
+    const key = `${buffer.usage}:${buffer.size}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    const serial = this.serials.get(buffer)!;
+    // Binary search for the place that keeps the list sorted by descending serial.
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]!.serial > serial) lo = mid + 1;
+      else hi = mid;
     }
+    list.splice(lo, 0, { buffer, serial, since: this.submits });
+    this.pooledBytes += buffer.size;
+    this.pooledBuffers++;
+  }
+
+  /** Called by the context right after `queue.submit`: ends quarantines and applies the trimming policy. */
+  afterSubmit(): void {
+    this.submits++;
+    for (const buffer of this.quarantine) this.makeIdle(buffer);
     this.quarantine = [];
+    if (this.releasedSinceSubmit.size) this.releasedSinceSubmit = new Set();
+    this.applyPolicy();
+  }
+
+  private applyPolicy(): void {
+    const { maxIdleBytes, maxIdleSubmits } = this.policy;
+    const oldest = this.submits - maxIdleSubmits;
+    let over = this.pooledBytes - maxIdleBytes;
+    if (over <= 0 && !this.hasIdleOlderThan(oldest)) return;
+    const all: IdleBuffer[] = [];
+    for (const list of this.free.values()) for (const e of list) all.push(e);
+    all.sort((a, b) => a.since - b.since);
+    const doomed = new Set<GPUBuffer>();
+    for (const e of all) {
+      if (e.since < oldest || over > 0) {
+        doomed.add(e.buffer);
+        over -= e.buffer.size;
+      } else {
+        break;
+      }
+    }
+    this.destroyIdle((b) => doomed.has(b));
+  }
+
+  private hasIdleOlderThan(since: number): boolean {
+    for (const list of this.free.values()) for (const e of list) if (e.since < since) return true;
+    return false;
+  }
+
+  private destroyIdle(which: (b: GPUBuffer) => boolean): void {
+    for (const [key, list] of this.free) {
+      const keep = list.filter((e) => {
+        if (!which(e.buffer)) return true;
+        this.pooledBytes -= e.buffer.size;
+        this.pooledBuffers--;
+        this.trimmedBuffers++;
+        this.trimmedBytes += e.buffer.size;
+        this.onDestroy(e.buffer);
+        e.buffer.destroy();
+        return false;
+      });
+      if (keep.length) this.free.set(key, keep);
+      else this.free.delete(key);
+    }
   }
 
   /** Destroys idle buffers (free lists only; quarantined ones wait for submit). */
   trim(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
-    this.free.clear();
-    this.pooledBytes = 0;
+    this.destroyIdle(() => true);
   }
 
   stats(): PoolStats {
-    let pooledBuffers = 0;
-    for (const list of this.free.values()) pooledBuffers += list.length;
     return {
       liveBuffers: this.live.size,
       liveBytes: this.liveBytes,
-      pooledBuffers,
+      pooledBuffers: this.pooledBuffers,
       pooledBytes: this.pooledBytes,
       peakLiveBytes: this.peak,
+      buffersCreated: this.created,
+      buffersTrimmed: this.trimmedBuffers,
+      bytesTrimmed: this.trimmedBytes,
     };
   }
 
@@ -116,6 +261,7 @@ export class BufferPool {
     for (const b of this.quarantine) b.destroy();
     this.live.clear();
     this.quarantine = [];
+    this.releasedSinceSubmit.clear();
     this.liveBytes = 0;
   }
 }

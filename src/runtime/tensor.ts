@@ -109,7 +109,7 @@ export class Tensor {
     if (data.length !== this.size) {
       throw new ShapeError(`${this.label}.write: data has ${data.length} elements, tensor has ${this.size} (shape ${show(this.shape)})`);
     }
-    this.ctx.writeBuffer(this.buffer, 0, encodeHost(data, this.dtype, `${this.label}.write data`));
+    this.ctx.upload(this.buffer, 0, encodeHost(data, this.dtype, `${this.label}.write data`), false);
   }
 
   /** A window of elements [offset, offset + length), for chunked dispatches. */
@@ -150,7 +150,7 @@ export function tensor(ctx: GpuContext, data: HostArray, shape?: readonly number
   }
   const bytes = encodeHost(data, dtype, options.label ?? 'tensor data');
   const t = new Tensor(ctx, dims, dtype, optionsOf(options));
-  if (size > 0) ctx.writeBuffer(t.buffer, 0, bytes);
+  if (size > 0) ctx.upload(t.buffer, 0, bytes, true);
   return t;
 }
 

@@ -75,6 +75,8 @@ interface BnAttrs {
   readonly runningVar: Tensor | null;
   /** Receives the updated running statistics (training with running stats only). */
   readonly onRunning: ((mean: Tensor, variance: Tensor) => void) | null;
+  /** Where to write the updated statistics instead of new tensors (the layer's spare pair). */
+  readonly runningTarget: { readonly mean: Tensor; readonly variance: Tensor } | null;
 }
 
 const batchNormOp = defineOp<BnAttrs>({
@@ -92,8 +94,8 @@ const batchNormOp = defineOp<BnAttrs>({
       sums.dispose();
       sq.dispose();
       if (a.runningMean && a.runningVar && a.onRunning) {
-        const newMean = empty(ctx, [cols]);
-        const newVar = empty(ctx, [cols]);
+        const newMean = a.runningTarget?.mean ?? empty(ctx, [cols]);
+        const newVar = a.runningTarget?.variance ?? empty(ctx, [cols]);
         ctx.run(
           spec('bn_running_update'),
           { stats, running_mean: a.runningMean, running_var: a.runningVar, new_mean: newMean, new_var: newVar, params },
@@ -147,6 +149,17 @@ const batchNormOp = defineOp<BnAttrs>({
  *   eps < 0, momentum outside [0, 1]; ShapeError / DTypeError for bad gamma, beta, running stats
  */
 export function sparseBatchNorm(x: SparseTensor, gamma: Tensor, beta: Tensor, options: SparseBatchNormOptions): SparseBatchNormResult {
+  return sparseBatchNormInto(x, gamma, beta, options, null);
+}
+
+/** {@link sparseBatchNorm} writing updated running statistics into `target` (when given) instead of new tensors. */
+function sparseBatchNormInto(
+  x: SparseTensor,
+  gamma: Tensor,
+  beta: Tensor,
+  options: SparseBatchNormOptions,
+  target: BnAttrs['runningTarget'],
+): SparseBatchNormResult {
   const op = 'sparseBatchNorm';
   checkSparse(op, 'x', x);
   const cols = x.channels;
@@ -187,6 +200,7 @@ export function sparseBatchNorm(x: SparseTensor, gamma: Tensor, beta: Tensor, op
       newMean = m;
       newVar = v;
     },
+    runningTarget: target,
   };
   const y = batchNormOp([x.feats, gamma, beta], attrs)[0]!;
   return { out: x.withFeats(y), runningMean: newMean, runningVar: newVar };
@@ -218,6 +232,14 @@ export class SparseBatchNorm {
   readonly beta: Tensor;
   private rm: Tensor;
   private rv: Tensor;
+  /**
+   * The spare pair the next training forward writes the updated statistics
+   * into; the two pairs then swap. Reusing two fixed pairs (instead of new
+   * tensors each step) keeps the buffers, and so the cached bind groups, of a
+   * repeated training step the same.
+   */
+  private spareMean: Tensor;
+  private spareVar: Tensor;
   /** Training mode (default) or eval mode; set with train() / eval(). */
   training = true;
   readonly eps: number;
@@ -242,9 +264,11 @@ export class SparseBatchNorm {
     this.beta = tensor(ctx, zerosHost, [channels], { requiresGrad: true, label: 'bn.beta' }).keep();
     this.rm = tensor(ctx, zerosHost, [channels], { label: 'bn.runningMean' }).keep();
     this.rv = tensor(ctx, ones, [channels], { label: 'bn.runningVar' }).keep();
+    this.spareMean = empty(ctx, [channels], 'f32', { label: 'bn.runningMean' }).keep();
+    this.spareVar = empty(ctx, [channels], 'f32', { label: 'bn.runningVar' }).keep();
   }
 
-  /** Running mean, f32 [C] (replaced by a new tensor after each training forward). */
+  /** Running mean, f32 [C] (after each training forward, another tensor of the layer's two holds it). */
   get runningMean(): Tensor {
     return this.rm;
   }
@@ -270,20 +294,18 @@ export class SparseBatchNorm {
   /** Normalises x [N, C] (C = channels); in training also updates the running statistics. */
   forward(x: SparseTensor): SparseTensor {
     if (this.disposedFlag) throw new DisposedError('SparseBatchNorm: forward() after dispose(); create a new layer');
-    const r = sparseBatchNorm(x, this.gamma, this.beta, {
+    const r = sparseBatchNormInto(x, this.gamma, this.beta, {
       training: this.training,
       eps: this.eps,
       momentum: this.momentum,
       runningMean: this.rm,
       runningVar: this.rv,
-    });
+    }, { mean: this.spareMean, variance: this.spareVar });
     if (r.runningMean && r.runningVar) {
-      // The update wrote new tensors (reading the old ones in recorded GPU
-      // order), so freeing the old ones now is safe.
-      this.rm.dispose();
-      this.rv.dispose();
-      this.rm = r.runningMean.keep();
-      this.rv = r.runningVar.keep();
+      // The update wrote the spare pair (reading the current one in recorded
+      // GPU order); the current pair becomes the spare of the next forward.
+      [this.spareMean, this.rm] = [this.rm, this.spareMean];
+      [this.spareVar, this.rv] = [this.rv, this.spareVar];
     }
     return r.out;
   }
@@ -292,6 +314,6 @@ export class SparseBatchNorm {
   dispose(): void {
     if (this.disposedFlag) return;
     this.disposedFlag = true;
-    for (const t of [this.gamma, this.beta, this.rm, this.rv]) t.dispose();
+    for (const t of [this.gamma, this.beta, this.rm, this.rv, this.spareMean, this.spareVar]) t.dispose();
   }
 }

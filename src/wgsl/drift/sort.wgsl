@@ -84,8 +84,9 @@ fn scan_tiles(
     workgroupBarrier();
   }
   if (i < scan_params.n) { scan_dst[i] = wsum[lid.x] - v; }
-  // Folded grids may launch a few workgroups past the last tile.
-  if (lid.x == WG - 1u && tile < arrayLength(&scan_sums)) { scan_sums[tile] = wsum[lid.x]; }
+  // Folded grids may launch a few workgroups past the last tile; scan_sums
+  // has exactly ceil(n / WG) entries (its binding may be longer: pooled buffers).
+  if (lid.x == WG - 1u && tile * WG < scan_params.n) { scan_sums[tile] = wsum[lid.x]; }
 }
 
 @compute @workgroup_size(WG)
