@@ -6,26 +6,94 @@
  * @module
  */
 import { AutodiffError, InputValueError } from '../errors.js';
+import type { GpuContext, TensorWindow } from '../runtime/context.js';
 import type { KernelSpec } from '../runtime/kernel.js';
-import { zeros, type Tensor } from '../runtime/tensor.js';
+import { SharedStorage, zeros, type Tensor } from '../runtime/tensor.js';
 import { wgsl } from '../wgsl/index.js';
 
 const WG = 256;
 const sgdSpec: KernelSpec = { name: 'optim.sgd_step', source: wgsl('core/optim'), entryPoint: 'sgd_step' };
 const adamSpec: KernelSpec = { name: 'optim.adam_step', source: wgsl('core/optim'), entryPoint: 'adam_step' };
 
+/** Where one parameter lives in its arena, in f32 elements. */
+interface ArenaSlot {
+  readonly param: Tensor;
+  readonly offset: number;
+}
+
+/**
+ * Parameters packed into one buffer (views of it, see `Tensor.rehome`), with
+ * flat gradient and state buffers of the same layout, so that one dispatch
+ * updates all of them. Slots start at multiples of the storage offset
+ * alignment (64 floats on most devices); the gaps stay zero.
+ */
+interface Arena {
+  readonly storage: SharedStorage;
+  /** The arena's own view of the parameter buffer, for binding windows of it. */
+  readonly params: Tensor;
+  /**
+   * Gradients gathered before each step: each parameter's `.grad` moves into
+   * its slot and becomes a view of this buffer (zero in the gaps).
+   */
+  readonly gradStorage: SharedStorage;
+  readonly grads: Tensor;
+  /** Optimizer state, one flat tensor per state buffer (Adam: m, v; SGD: velocity). */
+  readonly state: Tensor[];
+  readonly slots: readonly ArenaSlot[];
+}
+
+/** A maximal run of consecutive slots updated by one dispatch. */
+interface SlotRun {
+  /** First f32 element of the run in the arena. */
+  readonly start: number;
+  /** Elements from the first slot's start to the last slot's end. */
+  readonly length: number;
+  /** What all its parameters share (see `runKey`). */
+  readonly key: string;
+}
+
 abstract class Optimizer {
-  protected readonly state = new Map<Tensor, Tensor[]>();
+  private readonly arenas: Arena[] = [];
   private disposedFlag = false;
 
-  constructor(readonly params: readonly Tensor[]) {
+  constructor(
+    readonly params: readonly Tensor[],
+    stateBuffers: number,
+  ) {
     if (params.length === 0) throw new InputValueError('optimizer: params is empty; pass the tensors to train');
+    const seen = new Set<Tensor>();
+    const ctx = params[0]!.ctx;
     for (const p of params) {
       if (!p.requiresGrad) {
         throw new InputValueError(`optimizer: ${p.label} does not require gradients; create it with { requiresGrad: true }`);
       }
       if (p.dtype !== 'f32') throw new InputValueError(`optimizer: ${p.label} has dtype ${p.dtype}; only f32 parameters can be trained`);
+      if (seen.has(p)) throw new InputValueError(`optimizer: ${p.label} is listed twice in params; pass each tensor once`);
+      if (p.ctx !== ctx) throw new InputValueError(`optimizer: ${p.label} lives on another GpuContext than ${params[0]!.label}; train tensors of one context together`);
+      if (p.disposed) throw new InputValueError(`optimizer: ${p.label} is disposed; pass live tensors`);
+      seen.add(p);
     }
+    this.pack(ctx, params.filter((p) => p.size > 0), stateBuffers);
+  }
+
+  /** Lays the parameters out in arenas no larger than one storage binding, and moves them there. */
+  private pack(ctx: GpuContext, params: readonly Tensor[], stateBuffers: number): void {
+    const align = ctx.limits.minStorageBufferOffsetAlignment / 4;
+    const maxElements = Math.floor(Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize) / 4 / align) * align;
+    let group: ArenaSlot[] = [];
+    let used = 0;
+    const close = (): void => {
+      if (group.length) this.arenas.push(makeArena(ctx, group, used, stateBuffers));
+      group = [];
+      used = 0;
+    };
+    for (const p of params) {
+      const span = Math.ceil(p.size / align) * align;
+      if (used > 0 && used + span > maxElements) close();
+      group.push({ param: p, offset: used });
+      used += span;
+    }
+    close();
   }
 
   /** Frees every parameter's `.grad` (call before the next backward). */
@@ -36,28 +104,94 @@ abstract class Optimizer {
     }
   }
 
-  /** Applies one update to every parameter that has a gradient. */
+  /**
+   * Applies one update to every parameter that has a gradient: the
+   * gradients are copied into the arena's flat buffer, then one dispatch per
+   * run of consecutive parameters with gradients updates them all.
+   */
   step(): void {
     if (this.disposedFlag) throw new AutodiffError('optimizer: step() after dispose()');
-    for (const p of this.params) {
-      if (!p.grad) continue;
-      let s = this.state.get(p);
-      if (!s) this.state.set(p, (s = this.makeState(p)));
-      this.update(p, p.grad, s);
+    this.beforeStep();
+    for (const arena of this.arenas) {
+      const runs: SlotRun[] = [];
+      let runStart = -1;
+      let runEnd = 0;
+      let runKey = '';
+      const flush = (): void => {
+        if (runStart >= 0) runs.push({ start: runStart, length: runEnd - runStart, key: runKey });
+        runStart = -1;
+      };
+      for (const slot of arena.slots) {
+        const g = slot.param.disposed ? null : slot.param.grad;
+        if (!g) {
+          flush();
+          continue;
+        }
+        // One copy, after which the gradient is a view of its slot (and its
+        // own buffer goes back to the pool): no second copy of the gradients.
+        if (!(g.storage === arena.gradStorage && g.byteOffset === slot.offset * 4)) g.rehome(arena.gradStorage, slot.offset * 4);
+        const key = this.runKey(slot.param);
+        if (runStart >= 0 && key !== runKey) flush();
+        if (runStart < 0) {
+          runStart = slot.offset;
+          runKey = key;
+        }
+        runEnd = slot.offset + slot.param.size;
+        this.markUpdated(slot.param);
+      }
+      flush();
+      for (const run of runs) this.update(arena.params, arena.grads, arena.state, run);
     }
     this.afterStep();
   }
 
-  protected abstract makeState(p: Tensor): Tensor[];
-  protected abstract update(p: Tensor, g: Tensor, state: Tensor[]): void;
+  /** Parameters whose key differs cannot share a dispatch (SGD: first step of the momentum buffer or not). */
+  protected runKey(p: Tensor): string {
+    void p;
+    return '';
+  }
+  protected markUpdated(p: Tensor): void {
+    void p;
+  }
+  protected beforeStep(): void {}
+  protected abstract update(params: Tensor, grads: Tensor, state: readonly Tensor[], run: SlotRun): void;
   protected afterStep(): void {}
 
-  /** Frees optimizer state (not the parameters). */
+  /** Windows of the arena's flat tensors over one run. */
+  protected static windows(run: SlotRun, ...tensors: Tensor[]): TensorWindow[] {
+    return tensors.map((t) => t.window(run.start, run.length));
+  }
+
+  /**
+   * Frees optimizer state and gradients buffers (not the parameters, which
+   * keep their values and stay usable).
+   */
   dispose(): void {
-    for (const s of this.state.values()) for (const t of s) t.dispose();
-    this.state.clear();
+    if (this.disposedFlag) return;
+    for (const a of this.arenas) {
+      a.gradStorage.release();
+      for (const t of a.state) t.dispose();
+      a.storage.release();
+    }
+    this.arenas.length = 0;
     this.disposedFlag = true;
   }
+}
+
+function makeArena(ctx: GpuContext, slots: readonly ArenaSlot[], elements: number, stateBuffers: number): Arena {
+  const backing = zeros(ctx, [elements], 'f32', { label: 'optimizer.params' }).keep();
+  const storage = new SharedStorage(backing);
+  for (const { param, offset } of slots) param.rehome(storage, offset * 4);
+  const flat = (label: string) => zeros(ctx, [elements], 'f32', { label }).keep();
+  const grads = flat('optimizer.grads');
+  return {
+    storage,
+    params: backing,
+    gradStorage: new SharedStorage(grads),
+    grads,
+    state: Array.from({ length: stateBuffers }, (_, i) => flat(`optimizer.state${i}`)),
+    slots,
+  };
 }
 
 /** Options of {@link SGD}; defaults as in PyTorch. */
@@ -75,28 +209,41 @@ export class SGD extends Optimizer {
   private readonly started = new Set<Tensor>();
 
   constructor(params: readonly Tensor[], options: SgdOptions) {
-    super(params);
-    this.opts = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...options };
-    checkPositive('SGD', 'lr', this.opts.lr);
-    if (this.opts.momentum < 0) throw new InputValueError(`SGD: momentum = ${this.opts.momentum} must be ≥ 0`);
+    const opts = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...checkOptions('SGD', options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']) };
+    checkPositive('SGD', 'lr', opts.lr);
+    if (!(opts.momentum >= 0)) throw new InputValueError(`SGD: momentum = ${opts.momentum} must be ≥ 0`);
+    super(params, 1);
+    this.opts = opts;
   }
 
-  protected makeState(p: Tensor): Tensor[] {
-    return [zeros(p.ctx, this.opts.momentum !== 0 ? p.shape : [1], 'f32').keep()];
+  /** The momentum buffer starts as the first gradient: parameters on their first step update apart. */
+  protected override runKey(p: Tensor): string {
+    return this.started.has(p) ? 'm' : 'first';
   }
 
-  protected update(p: Tensor, g: Tensor, [velocity]: Tensor[]): void {
+  protected override markUpdated(p: Tensor): void {
+    this.pendingStarted.push(p);
+  }
+
+  private readonly pendingStarted: Tensor[] = [];
+
+  protected override afterStep(): void {
+    for (const p of this.pendingStarted) this.started.add(p);
+    this.pendingStarted.length = 0;
+  }
+
+  protected update(params: Tensor, grads: Tensor, [velocity]: readonly Tensor[], run: SlotRun): void {
     const o = this.opts;
-    const first = !this.started.has(p);
-    this.started.add(p);
-    p.ctx.run(
+    const first = run.key === 'first';
+    const [param, grad, vel] = Optimizer.windows(run, params, grads, velocity!);
+    params.ctx.run(
       sgdSpec,
       {
-        param: p,
-        grad: g,
-        velocity: velocity!,
+        param: param!,
+        grad: grad!,
+        velocity: vel!,
         sgd: {
-          n: p.size,
+          n: run.length,
           lr: o.lr,
           momentum: o.momentum,
           dampening: o.dampening,
@@ -105,7 +252,7 @@ export class SGD extends Optimizer {
           first: first ? 1 : 0,
         },
       },
-      p.ctx.grid(p.size, WG),
+      params.ctx.grid(run.length, WG),
     );
   }
 }
@@ -127,13 +274,17 @@ export class Adam extends Optimizer {
   private t = 0;
 
   constructor(params: readonly Tensor[], options: AdamOptions = {}) {
-    super(params);
-    this.opts = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupledWeightDecay: false, ...options };
-    checkPositive('Adam', 'lr', this.opts.lr);
+    const opts = {
+      lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupledWeightDecay: false,
+      ...checkOptions('Adam', options, ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'decoupledWeightDecay']),
+    };
+    checkPositive('Adam', 'lr', opts.lr);
     for (const k of ['beta1', 'beta2'] as const) {
-      const v = this.opts[k];
+      const v = opts[k];
       if (!(v >= 0 && v < 1)) throw new InputValueError(`Adam: ${k} = ${v} must be in [0, 1)`);
     }
+    super(params, 2);
+    this.opts = opts;
   }
 
   /** Steps taken so far. */
@@ -147,26 +298,22 @@ export class Adam extends Optimizer {
     this.opts.lr = lr;
   }
 
-  override step(): void {
+  protected override beforeStep(): void {
     this.t++;
-    super.step();
   }
 
-  protected makeState(p: Tensor): Tensor[] {
-    return [zeros(p.ctx, p.shape).keep(), zeros(p.ctx, p.shape).keep()];
-  }
-
-  protected update(p: Tensor, g: Tensor, [m, v]: Tensor[]): void {
+  protected update(params: Tensor, grads: Tensor, [m, v]: readonly Tensor[], run: SlotRun): void {
     const o = this.opts;
-    p.ctx.run(
+    const [param, grad, mw, vw] = Optimizer.windows(run, params, grads, m!, v!);
+    params.ctx.run(
       adamSpec,
       {
-        param: p,
-        grad: g,
-        m: m!,
-        v: v!,
+        param: param!,
+        grad: grad!,
+        m: mw!,
+        v: vw!,
         adam: {
-          n: p.size,
+          n: run.length,
           lr: o.lr,
           beta1: o.beta1,
           beta2: o.beta2,
@@ -177,9 +324,20 @@ export class Adam extends Optimizer {
           decoupled: o.decoupledWeightDecay ? 1 : 0,
         },
       },
-      p.ctx.grid(p.size, WG),
+      params.ctx.grid(run.length, WG),
     );
   }
+}
+
+/** Rejects option keys the optimizer does not know (a typo would silently keep a default). */
+function checkOptions<T extends object>(opt: string, options: T, known: readonly string[]): T {
+  if (options === null || typeof options !== 'object') {
+    throw new InputValueError(`${opt}: options must be an object; got ${String(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new InputValueError(`${opt}: unknown option ${JSON.stringify(key)}; the options are ${known.join(', ')}`);
+  }
+  return options;
 }
 
 function checkPositive(opt: string, name: string, v: number): void {

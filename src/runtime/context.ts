@@ -715,15 +715,16 @@ export class GpuContext {
       // Bind the whole pooled buffer (its size class), not just the tensor's
       // bytes: tensors of slightly different sizes that land in the same
       // buffer then share one cached bind group. No kernel reads the binding's
-      // length (arrayLength); sizes come in uniforms.
+      // length (arrayLength); sizes come in uniforms. A view binds its bytes.
       const buffer = t.buffer;
+      if (!t.ownsBuffer) return { buffer, offset: t.byteOffset, size };
       return { buffer, offset: 0, size: buffer.size <= maxBinding ? buffer.size : size };
     }
     if (isWindow(value)) {
       const w = value as TensorWindow;
       checkElementType(kernel, info, w.tensor.dtype, 'a tensor window');
       const bpe = w.tensor.byteLength / Math.max(1, w.tensor.size);
-      const offset = w.offset * bpe;
+      const offset = w.tensor.byteOffset + w.offset * bpe;
       const size = Math.max(4, Math.ceil((w.length * bpe) / 4) * 4);
       const align = this.hot.minStorageBufferOffsetAlignment;
       if (offset % align !== 0) {

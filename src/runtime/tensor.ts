@@ -18,6 +18,33 @@ export interface TensorOptions {
   label?: string;
 }
 
+/**
+ * @internal One GPU buffer shared by several tensors (views), e.g. an
+ * optimizer's parameter arena. A backing tensor owns the buffer; it is
+ * disposed when the last holder lets go.
+ */
+export class SharedStorage {
+  private refs = 1;
+
+  constructor(readonly backing: Tensor) {}
+
+  get ctx(): GpuContext {
+    return this.backing.ctx;
+  }
+
+  get buffer(): GPUBuffer {
+    return this.backing.buffer;
+  }
+
+  retain(): void {
+    this.refs++;
+  }
+
+  release(): void {
+    if (--this.refs === 0) this.backing.dispose();
+  }
+}
+
 /** @internal What the tape knows about the op that produced a tensor. */
 export interface ProducerRef {
   readonly id: number;
@@ -46,6 +73,9 @@ export class Tensor {
   producer: ProducerRef | null = null;
   readonly label: string;
   private buf: GPUBuffer | null;
+  /** Set when the tensor is a view into shared storage instead of owning its buffer. */
+  private shared: SharedStorage | null = null;
+  private offsetBytes = 0;
 
   /** @internal Use tensor()/zeros()/empty(). */
   constructor(
@@ -69,8 +99,51 @@ export class Tensor {
     return this.buf;
   }
 
+  /**
+   * Byte offset of the data in {@link buffer}: 0 unless the tensor lives in
+   * shared storage (an optimizer's parameter arena); a multiple of the
+   * device's minStorageBufferOffsetAlignment.
+   */
+  get byteOffset(): number {
+    return this.offsetBytes;
+  }
+
+  /** @internal True when the tensor owns its whole buffer (bindings may then cover the buffer's size class). */
+  get ownsBuffer(): boolean {
+    return this.shared === null;
+  }
+
+  /** @internal The shared storage this tensor is a view of, or null. */
+  get storage(): SharedStorage | null {
+    return this.shared;
+  }
+
   get disposed(): boolean {
     return this.buf === null;
+  }
+
+  /**
+   * @internal Moves the data into `storage` at `byteOffset` (a copy in
+   * command order) and makes this tensor a view of it; its own buffer goes
+   * back to the pool. The tensor's identity, shape and values are unchanged.
+   */
+  rehome(storage: SharedStorage, byteOffset: number): void {
+    const src = this.buffer;
+    if (storage.ctx !== this.ctx) throw new DisposedError(`${this.label}: cannot move into storage of another GPU context`);
+    const bytes = Math.ceil(this.byteLength / 4) * 4;
+    if (bytes > 0) this.ctx.commandEncoder().copyBufferToBuffer(src, this.offsetBytes, storage.buffer, byteOffset, bytes);
+    storage.retain();
+    this.releaseStorage();
+    this.buf = storage.buffer;
+    this.shared = storage;
+    this.offsetBytes = byteOffset;
+  }
+
+  private releaseStorage(): void {
+    if (this.shared) this.shared.release();
+    else if (this.buf) this.ctx.release(this.buf);
+    this.shared = null;
+    this.offsetBytes = 0;
   }
 
   /** Number of dimensions. */
@@ -81,7 +154,7 @@ export class Tensor {
   /** Returns its buffer to the pool (and disposes `.grad`). Idempotent. */
   dispose(): void {
     if (!this.buf) return;
-    this.ctx.release(this.buf);
+    this.releaseStorage();
     this.buf = null;
     this.grad?.dispose();
     this.grad = null;
@@ -95,7 +168,7 @@ export class Tensor {
 
   /** Copies the data to the host. Submits pending GPU work first. */
   async read(): Promise<ReadArray[this['dtype']]> {
-    const bytes = await this.ctx.readBuffer(this.buffer, 0, this.byteLength);
+    const bytes = await this.ctx.readBuffer(this.buffer, this.offsetBytes, this.byteLength);
     return decodeHost(bytes, this.size, this.dtype) as ReadArray[this['dtype']];
   }
 
@@ -109,7 +182,7 @@ export class Tensor {
     if (data.length !== this.size) {
       throw new ShapeError(`${this.label}.write: data has ${data.length} elements, tensor has ${this.size} (shape ${show(this.shape)})`);
     }
-    this.ctx.upload(this.buffer, 0, encodeHost(data, this.dtype, `${this.label}.write data`), false);
+    this.ctx.upload(this.buffer, this.offsetBytes, encodeHost(data, this.dtype, `${this.label}.write data`), false);
   }
 
   /** A window of elements [offset, offset + length), for chunked dispatches. */
@@ -165,7 +238,7 @@ export function empty(ctx: GpuContext, shape: readonly number[], dtype: DType = 
 export function zeros(ctx: GpuContext, shape: readonly number[], dtype: DType = 'f32', options: Omit<TensorOptions, 'dtype'> = {}): Tensor {
   const t = empty(ctx, shape, dtype, options);
   const bytes = Math.ceil(t.byteLength / 4) * 4;
-  if (bytes > 0) ctx.commandEncoder().clearBuffer(t.buffer, 0, bytes);
+  if (bytes > 0) ctx.commandEncoder().clearBuffer(t.buffer, t.byteOffset, bytes);
   return t;
 }
 

@@ -105,4 +105,98 @@ describe('optimizers', () => {
     await ctx.sync();
     expect(ctx.stats().liveBytes).toBe(baseline);
   });
+
+  it('one Adam dispatch updates many parameters of odd sizes exactly as separate float64 updates, skipping those without a gradient', async () => {
+    const ctx = await testGpu();
+    const sizes = [1, 65, 300, 7];
+    const p0 = sizes.map((n) => Float64Array.from(randomArray(rand, n), Math.fround));
+    const targets = sizes.map((n) => Float64Array.from(randomArray(rand, n), Math.fround));
+    const lr = 0.03, b1 = 0.9, b2 = 0.999, eps = 1e-8, steps = 12;
+    // Parameter 2 gets no gradient on even steps: PyTorch leaves it and its moments alone.
+    const active = (i: number, t: number) => i !== 2 || t % 2 === 1;
+    const ref = p0.map((p) => p.slice());
+    const m = sizes.map((n) => new Float64Array(n)), v = sizes.map((n) => new Float64Array(n));
+    for (let t = 1; t <= steps; t++) {
+      ref.forEach((p, i) => {
+        if (!active(i, t)) return;
+        for (let k = 0; k < p.length; k++) {
+          const g = (2 * (p[k]! - targets[i]![k]!)) / p.length;
+          m[i]![k] = b1 * m[i]![k]! + (1 - b1) * g;
+          v[i]![k] = b2 * v[i]![k]! + (1 - b2) * g * g;
+          p[k]! -= (lr * (m[i]![k]! / (1 - b1 ** t))) / (Math.sqrt(v[i]![k]! / (1 - b2 ** t)) + eps);
+        }
+      });
+    }
+    const ps = p0.map((p, i) => tensor(ctx, Float32Array.from(p), [sizes[i]!], { requiresGrad: true, label: `p${i}` }));
+    const tg = targets.map((t) => tensor(ctx, Float32Array.from(t)));
+    const opt = new Adam(ps, { lr });
+    const dispatches: number[] = [];
+    for (let t = 1; t <= steps; t++) {
+      ctx.scope(() => {
+        opt.zeroGrad();
+        let loss = mseLoss(ps[0]!, tg[0]!);
+        for (let i = 1; i < sizes.length; i++) if (active(i, t)) loss = add(loss, mseLoss(ps[i]!, tg[i]!));
+        backward(loss);
+        const d0 = ctx.stats().dispatches;
+        opt.step();
+        dispatches.push(ctx.stats().dispatches - d0);
+      });
+    }
+    // One dispatch when every parameter has a gradient; two when the third splits the run.
+    expect(dispatches).toEqual(Array.from({ length: steps }, (_, k) => ((k + 1) % 2 === 1 ? 1 : 2)));
+    for (let i = 0; i < sizes.length; i++) {
+      const got = await ps[i]!.read();
+      got.forEach((g, k) => expect(g).toBeCloseTo(ref[i]![k]!, 5));
+    }
+    opt.zeroGrad();
+    opt.dispose();
+    // The parameters outlive the optimizer, values intact.
+    expect((await ps[1]!.read())[3]).toBeCloseTo(ref[1]![3]!, 5);
+    for (const t of [...ps, ...tg]) t.dispose();
+  });
+
+  it('SGD momentum starts each parameter\'s buffer at its own first gradient', async () => {
+    const ctx = await testGpu();
+    const a0 = Float64Array.from(randomArray(rand, 5), Math.fround), b0 = Float64Array.from(randomArray(rand, 5), Math.fround);
+    const lr = 0.1, mu = 0.9;
+    const ref = [a0.slice(), b0.slice()], vel = [new Float64Array(5), new Float64Array(5)], started = [false, false];
+    const a = tensor(ctx, Float32Array.from(a0), [5], { requiresGrad: true }), b = tensor(ctx, Float32Array.from(b0), [5], { requiresGrad: true });
+    const zero = tensor(ctx, new Float32Array(5));
+    const opt = new SGD([a, b], { lr, momentum: mu });
+    for (let t = 1; t <= 6; t++) {
+      const withB = t >= 3; // b joins the loss at step 3
+      ref.forEach((p, i) => {
+        if (i === 1 && !withB) return;
+        for (let k = 0; k < 5; k++) {
+          const g = (2 * p[k]!) / 5;
+          vel[i]![k] = started[i] ? mu * vel[i]![k]! + g : g;
+          p[k]! -= lr * vel[i]![k]!;
+        }
+        started[i] = true;
+      });
+      ctx.scope(() => {
+        opt.zeroGrad();
+        backward(withB ? add(mseLoss(a, zero), mseLoss(b, zero)) : mseLoss(a, zero));
+        opt.step();
+      });
+    }
+    for (const [t, r] of [[a, ref[0]!], [b, ref[1]!]] as const) (await t.read()).forEach((g, k) => expect(g).toBeCloseTo(r[k]!, 5));
+    opt.zeroGrad();
+    opt.dispose();
+    for (const t of [a, b, zero]) t.dispose();
+  });
+
+  it('rejects unknown options, repeated parameters and disposed ones, leaving the parameters as they were', async () => {
+    const ctx = await testGpu();
+    const p = tensor(ctx, [1, 2, 3], [3], { requiresGrad: true });
+    expect(() => new Adam([p], { lr: 0.1, betas1: 0.8 } as never)).toThrow(/unknown option "betas1"/);
+    expect(() => new SGD([p], { lr: 0.1, moment: 0.9 } as never)).toThrow(/unknown option "moment"/);
+    expect(() => new Adam([p, p])).toThrow(/listed twice/);
+    const q = tensor(ctx, [1], [1], { requiresGrad: true });
+    q.dispose();
+    expect(() => new Adam([p, q])).toThrow(/disposed/);
+    expect(p.ownsBuffer).toBe(true);
+    expect(Array.from(await p.read())).toEqual([1, 2, 3]);
+    p.dispose();
+  });
 });

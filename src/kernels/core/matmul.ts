@@ -35,7 +35,7 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false):
   const c = empty(ctx, [M, N]);
   if (M * N === 0) return c;
   if (K === 0) {
-    ctx.commandEncoder().clearBuffer(c.buffer, 0, Math.ceil(c.byteLength / 4) * 4);
+    ctx.commandEncoder().clearBuffer(c.buffer, c.byteOffset, Math.ceil(c.byteLength / 4) * 4);
     return c;
   }
   ctx.run(

@@ -166,8 +166,8 @@ const lossOp = defineOp<LossAttrs>({
     kt.dispose();
     const sums = empty(ctx, [2]);
     const enc = ctx.commandEncoder();
-    enc.copyBufferToBuffer(sb.buffer, 0, sums.buffer, 0, 4);
-    enc.copyBufferToBuffer(st.buffer, 0, sums.buffer, 4, 4);
+    enc.copyBufferToBuffer(sb.buffer, sb.byteOffset, sums.buffer, sums.byteOffset, 4);
+    enc.copyBufferToBuffer(st.buffer, st.byteOffset, sums.buffer, sums.byteOffset + 4, 4);
     sb.dispose();
     st.dispose();
     const loss = empty(ctx, [1], 'f32', { label: 'drift.blurredMse' });

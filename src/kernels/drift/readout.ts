@@ -56,7 +56,7 @@ const SROW = 8;
 const TICK_LIMIT = 2 ** 20;
 
 async function readU32(t: Tensor, index: number, count = 1): Promise<Uint32Array> {
-  return new Uint32Array(await t.ctx.readBuffer(t.buffer, index * 4, count * 4), 0, count);
+  return new Uint32Array(await t.ctx.readBuffer(t.buffer, t.byteOffset + index * 4, count * 4), 0, count);
 }
 
 // ------------------------------------------------------------ quadrature
@@ -306,7 +306,7 @@ export async function planReadout(drifted: Tensor, geometry: DetectorGeometry, n
       );
       let bounds: CellBounds | null = null;
       if (E > 0) {
-        const b = new Int32Array(await ctx.readBuffer(boundsT.buffer, 0, 24));
+        const b = new Int32Array(await ctx.readBuffer(boundsT.buffer, boundsT.byteOffset, 24));
         bounds = { pixelX: [b[0]!, b[1]!], pixelY: [b[2]!, b[3]!], tick: [b[4]!, b[5]!] };
       }
       for (const t of temps) t.dispose();

@@ -200,7 +200,7 @@ function packWeights(ctx: GpuContext, layout: NetLayout, weights: readonly Tenso
       const n = l.outFeatures * l.inFeatures;
       ctx.run(packSpec, { pack_src: w, pack_dst: out, pk: { rows: l.outFeatures, cols: l.inFeatures, offset: l.wOff } }, ctx.grid(n, ELEM_WG));
     } else {
-      ctx.commandEncoder().copyBufferToBuffer(w.buffer, 0, out.buffer, l.wOff * 4, w.byteLength);
+      ctx.commandEncoder().copyBufferToBuffer(w.buffer, w.byteOffset, out.buffer, out.byteOffset + l.wOff * 4, w.byteLength);
     }
   });
   return out;
@@ -209,7 +209,7 @@ function packWeights(ctx: GpuContext, layout: NetLayout, weights: readonly Tenso
 function packBiases(ctx: GpuContext, layout: NetLayout, biases: readonly Tensor[]): Tensor {
   const out = empty(ctx, [layout.bSize], 'f32', { label: 'siren.b' });
   layout.layers.forEach((l, i) => {
-    ctx.commandEncoder().copyBufferToBuffer(biases[i]!.buffer, 0, out.buffer, l.bOff * 4, biases[i]!.byteLength);
+    ctx.commandEncoder().copyBufferToBuffer(biases[i]!.buffer, biases[i]!.byteOffset, out.buffer, out.byteOffset + l.bOff * 4, biases[i]!.byteLength);
   });
   return out;
 }
@@ -373,7 +373,7 @@ function fusedBackward(
   const hs = reuse ? saved.hs : empty(ctx, [chunk * run.layout.hStride * g], 'f32', { label: 'siren.hs' });
   const ds = empty(ctx, [chunk * run.layout.zStride * g], 'f32', { label: 'siren.ds' });
   if (batch === 0) {
-    for (const t of [...gW, ...gb]) ctx.commandEncoder().clearBuffer(t.buffer, 0, Math.ceil(t.byteLength / 4) * 4);
+    for (const t of [...gW, ...gb]) ctx.commandEncoder().clearBuffer(t.buffer, t.byteOffset, Math.ceil(t.byteLength / 4) * 4);
   }
   for (let point0 = 0; point0 < batch; point0 += chunk) {
     const count = Math.min(chunk, batch - point0);
@@ -507,7 +507,7 @@ const sirenLayerOp = defineOp<LayerAttrs>({
 /** [1, n] → [n] by copy (tensors carry their own shape). */
 function reshape1d(t: Tensor): Tensor {
   const out = empty(t.ctx, [t.size]);
-  if (t.size > 0) t.ctx.commandEncoder().copyBufferToBuffer(t.buffer, 0, out.buffer, 0, t.byteLength);
+  if (t.size > 0) t.ctx.commandEncoder().copyBufferToBuffer(t.buffer, t.byteOffset, out.buffer, out.byteOffset, t.byteLength);
   return out;
 }
 

@@ -295,7 +295,7 @@ export async function checkPointsInBox(points: Tensor, box: Box3, name = 'points
     if (e === undefined || e === 0xffffffff) return;
     const row = Math.floor(e / 3);
     const axis = e % 3;
-    const value = new Float32Array(await ctx.readBuffer(points.buffer, e * 4, 4))[0]!;
+    const value = new Float32Array(await ctx.readBuffer(points.buffer, points.byteOffset + e * 4, 4))[0]!;
     throw new InputValueError(
       `${name} row ${row} has ${AXIS_NAMES[axis]} = ${show(value)} cm, outside the detector box ` +
         `[${show(box.min[axis])}, ${show(box.max[axis])}] cm on that axis; ${fix}`,
