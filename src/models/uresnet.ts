@@ -17,7 +17,7 @@ import type { GpuContext } from '../runtime/context.js';
 import { tensor, type Tensor } from '../runtime/tensor.js';
 import { SparseBatchNorm } from '../kernels/sparse/batchnorm.js';
 import { sparseConv, sparseConvTranspose, submanifoldConv } from '../kernels/sparse/conv.js';
-import { sparseAdd, sparseConcat, sparseLeakyRelu, sparseLinear } from '../kernels/sparse/ops.js';
+import { sparseAdd, sparseConcat, sparseLinear } from '../kernels/sparse/ops.js';
 import { SparseTensor } from '../kernels/sparse/sparse-tensor.js';
 
 /** Configuration of a {@link UResNet}; every field has a default. */
@@ -178,7 +178,7 @@ function norm(b: Builder, name: string, channels: number): SparseBatchNorm {
   return bn;
 }
 
-/** BatchNorm → LeakyReLU, with a clear error where training BatchNorm cannot work. */
+/** BatchNorm → LeakyReLU (one fused op), with a clear error where training BatchNorm cannot work. */
 function bnAct(model: UResNet, name: string, bn: SparseBatchNorm, x: SparseTensor): SparseTensor {
   if (bn.training && x.n < 2) {
     throw new InputValueError(
@@ -186,7 +186,7 @@ function bnAct(model: UResNet, name: string, bn: SparseBatchNorm, x: SparseTenso
         'Use larger events or batches, a smaller depth, or eval mode (model.eval()) for this input',
     );
   }
-  return sparseLeakyRelu(bn.forward(x), model.config.leakiness);
+  return bn.forward(x, { leakyRelu: model.config.leakiness });
 }
 
 /**

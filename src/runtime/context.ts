@@ -138,7 +138,7 @@ const MAX_PENDING_DISPATCHES = 4096;
  * flushes the batch.
  */
 const UNIFORM_ARENA_BYTES = 1 << 20;
-/** Bind groups kept in the cache; the least recently used beyond this are dropped. */
+/** Bind groups kept in the cache; beyond this the oldest are dropped. */
 const MAX_CACHED_BIND_GROUPS = 16384;
 
 /** Device limits read once: `device.limits` is a fresh object on every access in Dawn. */
@@ -263,6 +263,8 @@ export class GpuContext {
   readonly profiler: Profiler;
   /** Extension slots for subsystems (autodiff tape, kernel-map caches) keyed by name. */
   readonly extensions = new Map<string, { dispose(): void }>();
+  /** Read-only tables uploaded once per context (kernel offsets, layer layouts), by key. */
+  private readonly constants = new Map<string, Tensor>();
 
   private gpuRef: GPU | null;
   private deviceRef: GPUDevice | null;
@@ -284,7 +286,7 @@ export class GpuContext {
   private uniformDirtyEnd = 0;
   /** Bind-group layouts shared by every kernel with the same binding signature. */
   private readonly groupLayouts = new Map<string, { layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout; id: number }>();
-  /** Bind groups by (layout, bound resources); a Map keeps insertion order, which the LRU eviction uses. */
+  /** Bind groups by (layout, bound resources); a Map keeps insertion order, which the eviction uses. */
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   /** Cache keys that mention a buffer, to drop them when the buffer is destroyed. */
   private readonly bindGroupsOfBuffer = new Map<GPUBuffer, string[]>();
@@ -428,6 +430,23 @@ export class GpuContext {
   /** Destroys every idle pooled buffer now, whatever the policy. */
   trimPool(): void {
     this.pool.trim();
+  }
+
+  /**
+   * @internal A read-only tensor made once per context and key (a table of
+   * kernel offsets, a layer layout) and owned by the context: callers must
+   * not dispose it, and kernels may only read it.
+   */
+  constant(key: string, make: () => Tensor): Tensor {
+    let t = this.constants.get(key);
+    if (!t || t.disposed) {
+      t = make().keep();
+      t.readonlyView = true;
+      for (const s of this.scopeStack) s.delete(t);
+      this.pool.pin(t.buffer);
+      this.constants.set(key, t);
+    }
+    return t;
   }
 
   /** A buffer's small id for bind-group cache keys. */
@@ -654,12 +673,7 @@ export class GpuContext {
   /** The cached bind group of these resources under this kernel's layout, created on a miss. */
   private bindGroupFor(k: CompiledKernel, key: string, resources: readonly GPUBufferBinding[]): GPUBindGroup {
     let group = this.bindGroups.get(key);
-    if (group) {
-      // Refresh its place in the LRU order.
-      this.bindGroups.delete(key);
-      this.bindGroups.set(key, group);
-      return group;
-    }
+    if (group) return group;
     const infos = k.layout.bindings;
     group = this.device.createBindGroup({
       layout: k.bindGroupLayout,
@@ -676,7 +690,11 @@ export class GpuContext {
     return group;
   }
 
-  /** Drops the least recently used quarter of the bind-group cache. */
+  /**
+   * Drops the oldest quarter of the bind-group cache (first created; a hit
+   * does not refresh an entry, which would cost a delete and an insert per
+   * dispatch, so a long-lived group may be evicted and made again).
+   */
   private evictBindGroups(): void {
     let n = this.bindGroups.size >> 2;
     for (const key of this.bindGroups.keys()) {
@@ -967,6 +985,7 @@ export class GpuContext {
     }
     for (const ext of this.extensions.values()) ext.dispose();
     this.extensions.clear();
+    this.constants.clear(); // their buffers are pinned in the pool and go with it
     this.profiler.destroy();
     this.pool.destroyAll();
     this.uniformArena?.destroy();

@@ -37,6 +37,12 @@ export interface PoolStats {
   pooledBytes: number;
   /** Highest `liveBytes` seen since creation or the last `resetPeak()`. */
   peakLiveBytes: number;
+  /**
+   * Bytes of the context's own read-only tables (kernel offsets, layer
+   * layouts), uploaded once and kept until the context is disposed; not part
+   * of `liveBytes`.
+   */
+  constantBytes: number;
   /** GPUBuffers created by the pool since the context was made (a miss in the free lists). */
   buffersCreated: number;
   /** Idle buffers destroyed by the trimming policy or `trimPool()`. */
@@ -105,6 +111,8 @@ export class BufferPool {
   private readonly free = new Map<string, IdleBuffer[]>();
   private quarantine: GPUBuffer[] = [];
   private readonly live = new Set<GPUBuffer>();
+  private readonly pinned = new Set<GPUBuffer>();
+  private pinnedBytes = 0;
   private readonly serials = new WeakMap<GPUBuffer, number>();
   /** Buffers released since the last submit: unsubmitted commands may still use them. */
   private releasedSinceSubmit = new Set<GPUBuffer>();
@@ -156,6 +164,14 @@ export class BufferPool {
       this.releasedSinceSubmit.add(buffer);
       this.makeIdle(buffer);
     }
+  }
+
+  /** Moves a live buffer to the context-lifetime set: out of `liveBytes`, never released, destroyed with the pool. */
+  pin(buffer: GPUBuffer): void {
+    if (!this.live.delete(buffer)) return;
+    this.liveBytes -= buffer.size;
+    this.pinned.add(buffer);
+    this.pinnedBytes += buffer.size;
   }
 
   /** True when no unsubmitted command can use `buffer`, so `queue.writeBuffer` into it is safe. */
@@ -244,6 +260,7 @@ export class BufferPool {
       pooledBuffers: this.pooledBuffers,
       pooledBytes: this.pooledBytes,
       peakLiveBytes: this.peak,
+      constantBytes: this.pinnedBytes,
       buffersCreated: this.created,
       buffersTrimmed: this.trimmedBuffers,
       bytesTrimmed: this.trimmedBytes,
@@ -259,6 +276,9 @@ export class BufferPool {
     this.trim();
     for (const b of this.live) b.destroy();
     for (const b of this.quarantine) b.destroy();
+    for (const b of this.pinned) b.destroy();
+    this.pinned.clear();
+    this.pinnedBytes = 0;
     this.live.clear();
     this.quarantine = [];
     this.releasedSinceSubmit.clear();

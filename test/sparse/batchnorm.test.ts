@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DisposedError, DTypeError, InputValueError, ShapeError, backward, gradcheck, seededRandom, sum, tensor, maxRelativeError } from '../../src/index.js';
-import { batchNormBackward, batchNormForward, batchNormReference, type BatchNormOptions } from '../../src/kernels/sparse/ops.reference.js';
+import { batchNormBackward, batchNormForward, batchNormLeakyReluReference, batchNormReference, type BatchNormOptions } from '../../src/kernels/sparse/ops.reference.js';
 import { SparseBatchNorm, sparseBatchNorm } from '../../src/kernels/sparse/batchnorm.js';
 import { CoordinateSet, SparseTensor } from '../../src/kernels/sparse/sparse-tensor.js';
 import { toF32Exact } from '../../src/autodiff/gradcheck.js';
@@ -46,6 +46,75 @@ describe('sparse BatchNorm (GPU)', () => {
       set.dispose();
     });
   }
+
+  for (const [training, channels, slope] of [[true, 9, 0.33], [false, 4, 0.33], [true, 70, 0]] as const) {
+    it(`fused LeakyReLU (slope ${slope}), ${training ? 'training' : 'eval'}, C = ${channels}: matches float64 BatchNorm → LeakyReLU; gradcheck passes`, async () => {
+      const ctx = await testGpu();
+      const coords = channels > 64 ? batchedCoords(2, 3, 2, 4, 0.15) : batchedCoords(2, 3, 2, 5, 0.2);
+      const n = coords.length / 4;
+      const set = new CoordinateSet(ctx, 3, coords);
+      const rmHost = Float64Array.from(randomArray(rand, channels, -0.5, 0.5), Math.fround);
+      const rvHost = Float64Array.from(randomArray(rand, channels, 0.5, 2), Math.fround);
+      const rm = tensor(ctx, Float32Array.from(rmHost), [channels]);
+      const rv = tensor(ctx, Float32Array.from(rvHost), [channels]);
+      const r = await gradcheck({
+        ctx,
+        gpu: ([x, g, b]) =>
+          sparseBatchNorm(new SparseTensor(set, x!), g!, b!, { training, eps: 1e-3, runningMean: rm, runningVar: rv, leakyRelu: slope }).out.feats,
+        reference: batchNormLeakyReluReference,
+        inputs: [
+          { shape: [n, channels], data: randomArray(rand, n * channels, -2, 3) },
+          { shape: [channels], data: randomArray(rand, channels, 0.5, 1.5) },
+          { shape: [channels], data: randomArray(rand, channels) },
+        ],
+        attrs: { training, eps: 1e-3, runningMean: rmHost, runningVar: rvHost, slope },
+        tolerance: { forward: 1e-5, gpu: 1e-4 },
+      });
+      expect(r.referenceError).toBeLessThan(1e-5);
+      expect(r.forwardError).toBeLessThan(1e-5);
+      expect(r.gpuError).toBeLessThan(1e-4);
+      for (const t of [rm, rv]) t.dispose();
+      set.dispose();
+    });
+  }
+
+  it('many chunks (N ≈ 300k rows, items > 16 per lane): statistics, fused output and gradients match float64; three dispatches each way', async () => {
+    const ctx = await testGpu();
+    const n = 300_000;
+    const c = 5;
+    const set = new CoordinateSet(ctx, 2, Int32Array.from({ length: 3 * n }, (_, i) => (i % 3 === 0 ? 0 : i % 3 === 1 ? Math.floor(i / 3) % 1000 : Math.floor(i / 3000))));
+    // A large common offset tests the variance's cancellation: std 1 on a mean of 1,000.
+    const xHost = Float64Array.from(randomArray(rand, n * c, -1.7, 1.7), (v) => Math.fround(1000 + v));
+    const gHost = Float64Array.from(randomArray(rand, n * c), Math.fround);
+    const gammaHost = Float64Array.of(1, 0.5, 2, -1, 1.5), betaHost = Float64Array.of(0, 0.1, -0.2, 0.3, 0);
+    const x = tensor(ctx, Float32Array.from(xHost), [n, c], { requiresGrad: true });
+    const gamma = tensor(ctx, Float32Array.from(gammaHost), [c], { requiresGrad: true });
+    const beta = tensor(ctx, Float32Array.from(betaHost), [c], { requiresGrad: true });
+    const g = tensor(ctx, Float32Array.from(gHost), [n, c]);
+    await ctx.sync();
+    const d0 = ctx.stats().dispatches;
+    const out = sparseBatchNorm(new SparseTensor(set, x), gamma, beta, { training: true, leakyRelu: 0.1 }).out;
+    const d1 = ctx.stats().dispatches;
+    backward(out.feats, g);
+    expect([d1 - d0, ctx.stats().dispatches - d1]).toEqual([3, 3 + 1]); // + the tape's copy of the seed gradient
+    const attrs = { training: true, slope: 0.1 };
+    const inputs = [{ shape: [n, c], data: xHost }, { shape: [c], data: gammaHost }, { shape: [c], data: betaHost }];
+    const y = await out.feats.readF64();
+    // x − mean is rounded to float32 around a mean of 1,000 (~6e-5 absolute on
+    // unit-scale x̂), and the statistics are chunked sums of 300k terms
+    // (~1e-6 relative).
+    expect(maxRelativeError(y, batchNormLeakyReluReference.forward(inputs, attrs).data)).toBeLessThan(2e-4);
+    // Sites with z within that rounding of 0 may take the other side of the
+    // LeakyReLU than in float64; the reference takes the mask from the GPU's
+    // output so that the gradient sums compare like with like.
+    const gz = Float64Array.from(gHost, (v, i) => (y[i]! > 0 ? v : 0.1 * v));
+    const [rdx, rdg, rdb] = batchNormReference.backward(inputs, { shape: [n, c], data: gz }, attrs);
+    expect(maxRelativeError(await gamma.grad!.readF64(), rdg!)).toBeLessThan(2e-4);
+    expect(maxRelativeError(await beta.grad!.readF64(), rdb!)).toBeLessThan(1e-5);
+    expect(maxRelativeError(await x.grad!.readF64(), rdx!)).toBeLessThan(2e-4);
+    for (const t of [x, gamma, beta, g, out.feats]) t.dispose();
+    set.dispose();
+  });
 
   it('training updates running stats as the reference (unbiased variance, PyTorch momentum); inputs are not mutated', async () => {
     const ctx = await testGpu();
@@ -180,6 +249,8 @@ describe('sparse BatchNorm (GPU)', () => {
       expect(() => sparseBatchNorm(x, v3, v3, { training: true, momentum: 1.5 })).toThrow(InputValueError);
       expect(() => sparseBatchNorm(x, v3, v3, { training: true, momentum: 1.5 })).toThrow(/options.momentum = 1.5/);
       expect(() => sparseBatchNorm(x, v3, v3, { training: true, eps: -1 })).toThrow(/options.eps = -1/);
+      expect(() => sparseBatchNorm(x, v3, v3, { training: true, leakyRelu: -0.1 })).toThrow(/options.leakyRelu = -0.1/);
+      expect(() => sparseBatchNorm(x, v3, v3, { training: true, momentun: 0.2 } as never)).toThrow(/unknown option "momentun"/);
       const one = new CoordinateSet(ctx, 2, Int32Array.from([0, 1, 1]));
       expect(() => sparseBatchNorm(new SparseTensor(one, tensor(ctx, [1, 2, 3], [1, 3])), v3, v3, { training: true })).toThrow(/N = 1 active sites/);
       expect(() => new SparseBatchNorm(ctx, 0)).toThrow(/channels = 0/);

@@ -1,9 +1,10 @@
 /**
- * BatchNorm over the active sites of a sparse tensor: a tape op on the
- * features with WGSL forward and backward (`src/wgsl/sparse/norm.wgsl`,
- * reductions in `columns.wgsl`), and a small module class that owns gamma,
- * beta and the running statistics. Float64 reference:
- * `ops.reference.ts` (`batchNormForward` / `batchNormBackward`).
+ * BatchNorm over the active sites of a sparse tensor, optionally fused with
+ * the LeakyReLU that follows it: a tape op on the features with WGSL forward
+ * and backward (`src/wgsl/sparse/norm.wgsl`, three dispatches each way), and
+ * a small module class that owns gamma, beta and the running statistics.
+ * Float64 reference: `ops.reference.ts` (`batchNormForward` /
+ * `batchNormBackward`).
  *
  * Conventions (PyTorch's BatchNorm1d over the N active sites; absent sites
  * do not exist, they are not zeros):
@@ -14,9 +15,10 @@
  * - defaults eps = 1e-5, momentum = 0.1. SparseConvNet's momentum m
  *   (running ← m·running + (1 − m)·batch) corresponds to momentum = 1 − m.
  *
- * Determinism: every per-channel sum is a fixed-shape tree over rows
- * (columns.wgsl), and the variance is two-pass (Σ(x − mean)²), so results are
- * bitwise reproducible for a given N and C.
+ * Determinism: every per-channel reduction has a fixed shape (chunks of
+ * rows, then one merge; common/column-chunks.wgsl), and the variance is
+ * two-pass within each chunk, combined pairwise (Chan et al.), so results
+ * are bitwise reproducible for a given N and C.
  *
  * @module
  */
@@ -26,12 +28,12 @@ import type { GpuContext } from '../../runtime/context.js';
 import type { KernelSpec } from '../../runtime/kernel.js';
 import { empty, tensor, type Tensor } from '../../runtime/tensor.js';
 import { wgsl } from '../../wgsl/index.js';
-import { columnSum } from './columns.js';
+import { chunkPlan, type ChunkPlan } from './columns.js';
 import { checkChannelVector, checkRange, checkSparse } from './op-checks.js';
 import type { SparseTensor } from './sparse-tensor.js';
 
 const WG = 256;
-type NormEntry = 'bn_train_stats' | 'bn_eval_stats' | 'bn_running_update' | 'bn_apply' | 'bn_backward_x';
+type NormEntry = 'bn_moments_partial' | 'bn_moments_merge' | 'bn_eval_stats' | 'bn_apply' | 'bn_grad_partial' | 'bn_grad_merge' | 'bn_backward_x';
 const specs = new Map<NormEntry, KernelSpec>();
 function spec(entry: NormEntry): KernelSpec {
   let s = specs.get(entry);
@@ -56,7 +58,16 @@ export interface SparseBatchNormOptions {
   readonly runningMean?: Tensor;
   /** f32 [C]. Required in eval; in training, optional (with runningMean). */
   readonly runningVar?: Tensor;
+  /**
+   * Apply LeakyReLU with this negative slope (≥ 0; 0 is ReLU) to the
+   * normalised features, in the same kernels: the result equals
+   * `sparseLeakyRelu(sparseBatchNorm(…).out, slope)` with fewer dispatches
+   * and one [N, C] tensor less.
+   */
+  readonly leakyRelu?: number;
 }
+
+const OPTION_KEYS: readonly string[] = ['training', 'eps', 'momentum', 'runningMean', 'runningVar', 'leakyRelu'];
 
 /** Result of {@link sparseBatchNorm}. */
 export interface SparseBatchNormResult {
@@ -71,6 +82,8 @@ interface BnAttrs {
   readonly training: boolean;
   readonly eps: number;
   readonly momentum: number;
+  /** Slope of the fused LeakyReLU, or null for none. */
+  readonly slope: number | null;
   readonly runningMean: Tensor | null;
   readonly runningVar: Tensor | null;
   /** Receives the updated running statistics (training with running stats only). */
@@ -79,55 +92,87 @@ interface BnAttrs {
   readonly runningTarget: { readonly mean: Tensor; readonly variance: Tensor } | null;
 }
 
+/** The uniform of every norm.wgsl entry point for an [n, cols] input. */
+function paramsOf(a: BnAttrs, n: number, cols: number, plan: ChunkPlan, updateRunning: boolean) {
+  return {
+    n,
+    cols,
+    eps: a.eps,
+    momentum: a.momentum,
+    training: a.training ? 1 : 0,
+    act: a.slope === null ? 0 : 1,
+    slope: a.slope ?? 0,
+    update_running: updateRunning ? 1 : 0,
+    col_tiles: plan.colTiles,
+    chunks: plan.chunks,
+    items: plan.items,
+  };
+}
+
+// Forward and backward each take three dispatches in training: chunk
+// partials, one merge, and the elementwise pass (see norm.wgsl).
 const batchNormOp = defineOp<BnAttrs>({
   name: 'sparse.batchNorm',
   forward: ([x, gamma, beta], a, saver) => {
     const ctx = x!.ctx;
     const [n, cols] = x!.shape as [number, number];
+    const plan = chunkPlan(n, cols);
     const stats = empty(ctx, [3, cols]);
-    const params = { n, cols, eps: a.eps, momentum: a.momentum, training: a.training ? 1 : 0 };
-    const perChannel = ctx.grid(cols, WG);
     if (a.training) {
-      const sums = columnSum({ kind: 'sum', src: x! }, n, cols);
-      const sq = columnSum({ kind: 'centeredSquare', src: x!, sums }, n, cols);
-      ctx.run(spec('bn_train_stats'), { sums, sq, stats, params }, perChannel);
-      sums.dispose();
-      sq.dispose();
-      if (a.runningMean && a.runningVar && a.onRunning) {
-        const newMean = a.runningTarget?.mean ?? empty(ctx, [cols]);
-        const newVar = a.runningTarget?.variance ?? empty(ctx, [cols]);
-        ctx.run(
-          spec('bn_running_update'),
-          { stats, running_mean: a.runningMean, running_var: a.runningVar, new_mean: newMean, new_var: newVar, params },
-          perChannel,
-        );
-        a.onRunning(newMean, newVar);
-      }
+      const update = a.runningMean !== null && a.runningVar !== null && a.onRunning !== null;
+      const params = paramsOf(a, n, cols, plan, update);
+      const moments = empty(ctx, [2 * plan.chunks, cols]);
+      ctx.run(spec('bn_moments_partial'), { x: x!, moments, params }, ctx.grid(plan.chunkGroups * WG, WG), { CW: plan.cw });
+      // Without running statistics the merge still binds them: small stand-ins.
+      const standIns = update ? [] : [empty(ctx, [cols]), empty(ctx, [cols]), empty(ctx, [cols]), empty(ctx, [cols])];
+      const newMean = update ? (a.runningTarget?.mean ?? empty(ctx, [cols])) : standIns[2]!;
+      const newVar = update ? (a.runningTarget?.variance ?? empty(ctx, [cols])) : standIns[3]!;
+      ctx.run(
+        spec('bn_moments_merge'),
+        {
+          moments_in: moments, stats, new_mean: newMean, new_var: newVar, params,
+          running_mean: a.runningMean ?? standIns[0]!, running_var: a.runningVar ?? standIns[1]!,
+        },
+        plan.mergeGroups,
+        { CW: plan.cw }, // the chunks' row count depends on it
+      );
+      moments.dispose();
+      for (const t of standIns) t.dispose();
+      if (update) a.onRunning!(newMean, newVar);
     } else {
-      ctx.run(spec('bn_eval_stats'), { running_mean: a.runningMean!, running_var: a.runningVar!, stats, params }, perChannel);
+      const params = paramsOf(a, n, cols, plan, false);
+      ctx.run(spec('bn_eval_stats'), { running_mean: a.runningMean!, running_var: a.runningVar!, stats, params }, ctx.grid(cols, WG));
     }
     const y = empty(ctx, [n, cols]);
-    ctx.run(spec('bn_apply'), { x: x!, stats, gamma: gamma!, beta: beta!, y, params }, ctx.grid(n * cols, WG));
-    // stats is an intermediate: the tape owns it when recording.
-    if (saver.recording) saver.save(x!, gamma!, stats);
+    ctx.run(
+      spec('bn_apply'),
+      { x: x!, stats_in: stats, gamma: gamma!, beta: beta!, y, params: paramsOf(a, n, cols, plan, false) },
+      ctx.grid(n * cols, WG),
+    );
+    // stats is an intermediate: the tape owns it when recording. The output
+    // y carries the activation's mask for the backward.
+    if (saver.recording) saver.save(x!, gamma!, stats, y);
     else stats.dispose();
     return y;
   },
-  vjp: ({ gradOutputs: [g], saved: [x, gamma, stats], attrs: a, needsGrad }) => {
+  vjp: ({ gradOutputs: [gy], saved: [x, gamma, stats, y], attrs: a, needsGrad }) => {
     const ctx = x!.ctx;
     const [n, cols] = x!.shape as [number, number];
-    // Σg is the beta gradient and Σg·x̂ the gamma gradient; both also enter dx in training.
-    const sumG = columnSum({ kind: 'sum', src: g! }, n, cols);
-    const sumGxhat = columnSum({ kind: 'gradXhat', src: x!, grad: g!, stats: stats! }, n, cols);
+    const plan = chunkPlan(n, cols);
+    const params = paramsOf(a, n, cols, plan, false);
+    // Σg is the beta gradient and Σg·x̂ the gamma gradient (g = dL/dz); both also enter dx in training.
+    const gsums = empty(ctx, [2 * plan.chunks, cols]);
+    ctx.run(spec('bn_grad_partial'), { x: x!, stats_in: stats!, gy: gy!, y_in: y!, gsums, params }, ctx.grid(plan.chunkGroups * WG, WG), { CW: plan.cw });
+    const sumG = empty(ctx, [cols]);
+    const sumGxhat = empty(ctx, [cols]);
+    ctx.run(spec('bn_grad_merge'), { gsums_in: gsums, sum_g: sumG, sum_gxhat: sumGxhat, params }, plan.mergeGroups);
+    gsums.dispose();
     let dx: Tensor | null = null;
     if (needsGrad[0]) {
       dx = empty(ctx, [n, cols]);
       ctx.run(
         spec('bn_backward_x'),
-        {
-          x: x!, g: g!, stats: stats!, gamma: gamma!, sum_g: sumG, sum_gxhat: sumGxhat, dx,
-          params: { n, cols, eps: a.eps, momentum: a.momentum, training: a.training ? 1 : 0 },
-        },
+        { x: x!, gy: gy!, y_in: y!, stats_in: stats!, gamma: gamma!, sum_g_in: sumG, sum_gxhat_in: sumGxhat, dx, params },
         ctx.grid(n * cols, WG),
       );
     }
@@ -137,7 +182,8 @@ const batchNormOp = defineOp<BnAttrs>({
 
 /**
  * BatchNorm over active sites, per channel c:
- * `out = gamma·(x − mean)·invStd + beta`, `invStd = 1/sqrt(var + eps)`.
+ * `out = gamma·(x − mean)·invStd + beta`, `invStd = 1/sqrt(var + eps)`,
+ * optionally followed by a fused LeakyReLU (`options.leakyRelu`).
  *
  * @param x sparse tensor with features [N, C], C ≥ 1 (N ≥ 2 in training)
  * @param gamma f32 [C], scale (a parameter; may require gradients)
@@ -169,6 +215,11 @@ function sparseBatchNormInto(
   if (typeof options !== 'object' || options === null || typeof options.training !== 'boolean') {
     throw new InputValueError(`${op}: options.training must be true or false; got options ${show(options)}`);
   }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.includes(key)) throw new InputValueError(`${op}: unknown option ${show(key)}; the options are ${show(OPTION_KEYS)}`);
+  }
+  const slope = options.leakyRelu ?? null;
+  if (slope !== null) checkRange(op, 'options.leakyRelu', slope, 0, Number.MAX_VALUE, 'the LeakyReLU negative slope, ≥ 0 (0 is ReLU)');
   const eps = options.eps ?? BATCH_NORM_EPS;
   const momentum = options.momentum ?? BATCH_NORM_MOMENTUM;
   checkRange(op, 'options.eps', eps, 0, Number.MAX_VALUE, 'pass a small non-negative number (PyTorch default 1e-5)');
@@ -194,6 +245,7 @@ function sparseBatchNormInto(
     training: options.training,
     eps,
     momentum,
+    slope,
     runningMean: rm,
     runningVar: rv,
     onRunning: (m, v) => {
@@ -291,15 +343,22 @@ export class SparseBatchNorm {
     return this.train(false);
   }
 
-  /** Normalises x [N, C] (C = channels); in training also updates the running statistics. */
-  forward(x: SparseTensor): SparseTensor {
+  /**
+   * Normalises x [N, C] (C = channels); in training also updates the running
+   * statistics. `options.leakyRelu` fuses a LeakyReLU of that slope (≥ 0).
+   */
+  forward(x: SparseTensor, options: { readonly leakyRelu?: number } = {}): SparseTensor {
     if (this.disposedFlag) throw new DisposedError('SparseBatchNorm: forward() after dispose(); create a new layer');
+    for (const key of Object.keys(options)) {
+      if (key !== 'leakyRelu') throw new InputValueError(`SparseBatchNorm.forward: unknown option ${show(key)}; the only option is 'leakyRelu'`);
+    }
     const r = sparseBatchNormInto(x, this.gamma, this.beta, {
       training: this.training,
       eps: this.eps,
       momentum: this.momentum,
       runningMean: this.rm,
       runningVar: this.rv,
+      ...(options.leakyRelu !== undefined ? { leakyRelu: options.leakyRelu } : {}),
     }, { mean: this.spareMean, variance: this.spareVar });
     if (r.runningMean && r.runningVar) {
       // The update wrote the spare pair (reading the current one in recorded

@@ -237,12 +237,19 @@ export async function countPairs(map: GpuKernelMap): Promise<number> {
   return map.countPairs();
 }
 
-/** Kernel offsets as an i32 tensor [V, 3] (z = 0 in 2D), for the map kernels. */
-function offsetsTensor(ctx: GpuContext, dim: SpatialDim, offsets: Int32Array): Tensor {
-  const v = offsets.length / dim;
-  const o3 = new Int32Array(Math.max(v, 1) * 3);
-  for (let k = 0; k < v; k++) for (let a = 0; a < dim; a++) o3[3 * k + a] = offsets[k * dim + a]!;
-  return tensor(ctx, o3, [Math.max(v, 1), 3], { dtype: 'i32' });
+/**
+ * Kernel offsets as an i32 tensor [V, 3] (z = 0 in 2D), for the map kernels:
+ * uploaded once per context and offset table, owned by the context (do not
+ * dispose).
+ */
+function offsetsTensor(ctx: GpuContext, dim: SpatialDim, ks: readonly number[], dil: readonly number[], anchor: KernelAnchor): Tensor {
+  return ctx.constant(`sparse.offsets:${dim}:${key(ks)}:${key(dil)}:${anchor}`, () => {
+    const offsets = kernelOffsets(dim, ks, dil, anchor);
+    const v = offsets.length / dim;
+    const o3 = new Int32Array(Math.max(v, 1) * 3);
+    for (let k = 0; k < v; k++) for (let a = 0; a < dim; a++) o3[3 * k + a] = offsets[k * dim + a]!;
+    return tensor(ctx, o3, [Math.max(v, 1), 3], { dtype: 'i32', label: 'kernel offsets' });
+  });
 }
 
 function checkVolume(v: number, what: string): void {
@@ -280,7 +287,6 @@ export function submanifoldMap(
   const dim = set.dim;
   const ks = perAxis(kernelSize, dim, 'kernelSize');
   const dil = perAxis(dilation, dim, 'dilation');
-  const offsets = kernelOffsets(dim, ks, dil, 'center');
   const v = kernelVolumeOf(ks);
   checkVolume(v, 'submanifoldMap');
   return set.cached(`subm:${key(ks)}:${key(dil)}`, () => {
@@ -292,7 +298,7 @@ export function submanifoldMap(
     fillI32(os, -1);
     fillI32(ins, -1);
     const half = (v - 1) / 2;
-    const off = offsetsTensor(ctx, dim, offsets);
+    const off = offsetsTensor(ctx, dim, ks, dil, 'center');
     run1d(
       ctx,
       submSpec,
@@ -306,7 +312,6 @@ export function submanifoldMap(
       },
       n * Math.max(half, 1),
     );
-    off.dispose();
     return new KernelMapGpu(v, n, n, os, ins, true);
   });
 }
@@ -363,7 +368,6 @@ export function stridedMap(
   const st = perAxis(stride, dim, 'stride');
   const dil = perAxis(options.dilation ?? 1, dim, 'dilation');
   const anchor = options.anchor ?? 'corner';
-  const offsets = kernelOffsets(dim, ks, dil, anchor);
   const v = kernelVolumeOf(ks);
   checkVolume(v, 'stridedMap');
   const coarse = options.coarse ?? stridedCoordinateSet(fine, st);
@@ -380,7 +384,7 @@ export function stridedMap(
     const hc = coordHashTable(coarse);
     const os = empty(ctx, [coarse.n, v], 'i32', { label: 'strided map (output-stationary)' }).keep();
     const ins = empty(ctx, [fine.n, v], 'i32', { label: 'strided map (input-stationary)' }).keep();
-    const off = offsetsTensor(ctx, dim, offsets);
+    const off = offsetsTensor(ctx, dim, ks, dil, anchor);
     const s = { sx: st[0]!, sy: st[1]!, sz: dim === 3 ? st[2]! : 1 };
     run1d(
       ctx,
@@ -394,7 +398,6 @@ export function stridedMap(
       { coords: fine.gpu, table: hc.table, offsets: off, os: ins, params: params({ n: fine.n, cols, mask: hc.capacity - 1, V: v, ...s }) },
       fine.n * v,
     );
-    off.dispose();
     return new KernelMapGpu(v, fine.n, coarse.n, os, ins, true);
   });
 }

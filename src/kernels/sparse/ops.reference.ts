@@ -627,6 +627,19 @@ export const batchNormReference: ReferenceOp<BatchNormOptions> = {
   },
 };
 
+/** BatchNorm followed by LeakyReLU (the fused `leakyRelu` option of sparseBatchNorm); attributes as BatchNorm's plus `slope`. */
+export const batchNormLeakyReluReference: ReferenceOp<BatchNormOptions & { readonly slope: number }> = {
+  forward([x, gamma, beta], attrs): HostTensor {
+    const z = batchNormReference.forward([x!, gamma!, beta!], attrs);
+    return { shape: z.shape, data: leakyReluForward(z.data, attrs.slope) };
+  },
+  backward([x, gamma, beta], g, attrs) {
+    const z = batchNormReference.forward([x!, gamma!, beta!], attrs);
+    const gz = { shape: g.shape, data: leakyReluBackward(z.data, g.data, attrs.slope) };
+    return batchNormReference.backward([x!, gamma!, beta!], gz, attrs);
+  },
+};
+
 /** ReLU on any shape. */
 export const reluReference: ReferenceOp<null> = {
   forward: ([x]) => ({ shape: x!.shape, data: reluForward(x!.data) }),

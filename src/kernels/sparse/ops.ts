@@ -165,7 +165,7 @@ const linearOp = defineOp<{ hasBias: boolean }>({
     return [
       needsGrad[0] ? matmulRaw(g!, w!, false, true) : null,
       needsGrad[1] ? matmulRaw(x!, g!, true, false) : null,
-      ...(hasBias ? [needsGrad[2] ? columnSum({ kind: 'sum', src: g! }, rows, width) : null] : []),
+      ...(hasBias ? [needsGrad[2] ? columnSum(g!, rows, width) : null] : []),
     ];
   },
 });
