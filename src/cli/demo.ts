@@ -163,7 +163,8 @@ export async function runDemo(ctx: GpuContext, options: DemoOptions): Promise<De
       // oscillation a constant Adam step size shows near the minimum.
       opt.setLearningRate(Math.max(0.002, 0.05 * 0.92 ** step));
       opt.zeroGrad();
-      const sim = await simulateCharge(segments, physics.apply(theta), config);
+      const phys = physics.apply(theta);
+      const sim = await simulateCharge(segments, phys, config);
       const loss = blurredMse(sim, data, { sigmaPixels: 1, sigmaTicks: 2 });
       backward(loss);
       opt.step();
@@ -171,6 +172,7 @@ export async function runDemo(ctx: GpuContext, options: DemoOptions): Promise<De
       taus.push((await theta.read())[0]! * nominalTauMs);
       loss.dispose();
       sim.dispose();
+      phys.dispose();
       bar.update(step + 1, { loss: losses[losses.length - 1]!, 'τ ms': taus[taus.length - 1]! });
     }
     bar.stop();

@@ -845,21 +845,42 @@ export class GpuContext {
 
   /** @internal Copies `bytes` from a buffer to host memory, submitting pending work first. */
   async readBuffer(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
-    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
-    const staging = this.pool.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    return (await this.readBuffers([{ buffer, offset, bytes }]))[0]!;
+  }
+
+  /**
+   * @internal Copies several byte ranges to host memory in one round trip:
+   * one staging buffer, one submit, one map. Each range's offset and length
+   * are rounded to whole 4-byte words as copies require.
+   */
+  async readBuffers(ranges: readonly { readonly buffer: GPUBuffer; readonly offset: number; readonly bytes: number }[]): Promise<ArrayBuffer[]> {
+    const sizes = ranges.map((r) => Math.max(4, Math.ceil(r.bytes / 4) * 4));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const staging = this.pool.acquire(total, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
     this.counters.readbacks++;
-    this.counters.bytesRead += bytes;
+    for (const r of ranges) this.counters.bytesRead += r.bytes;
     let mapped: Promise<void> | null = null;
     try {
-      this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+      const encoder = this.commandEncoder();
+      let at = 0;
+      ranges.forEach((r, i) => {
+        encoder.copyBufferToBuffer(r.buffer, r.offset, staging, at, sizes[i]!);
+        at += sizes[i]!;
+      });
       this.flush();
       // Map at once and learn about errors of the submitted work meanwhile:
       // the two waits overlap instead of adding up.
-      mapped = staging.mapAsync(GPUMapMode.READ, 0, size);
+      mapped = staging.mapAsync(GPUMapMode.READ, 0, total);
       const [map] = await Promise.allSettled([mapped, this.settle()]);
       this.throwPending();
       if (map.status === 'rejected') throw map.reason;
-      const out = staging.getMappedRange(0, size).slice(0);
+      const all = staging.getMappedRange(0, total);
+      at = 0;
+      const out = sizes.map((size) => {
+        const part = all.slice(at, at + size);
+        at += size;
+        return part;
+      });
       staging.unmap();
       return out;
     } finally {

@@ -80,10 +80,18 @@ export function f16BitsToF32(h: number): number {
 
 /**
  * Encodes host data as the bytes of a tensor of `dtype`, without touching the
- * input. Returns a fresh buffer whose length is padded to a multiple of 4.
+ * input: a view of the input's own bytes when it already is an array of that
+ * type (uploads copy at once, so nothing keeps it), else a fresh buffer
+ * padded to a multiple of 4 bytes.
  */
-export function encodeHost(data: HostArray, dtype: DType, arg: string): ArrayBuffer {
+export function encodeHost(data: HostArray, dtype: DType, arg: string): ArrayBufferView | ArrayBuffer {
   const n = data.length;
+  if (
+    n > 0 &&
+    ((dtype === 'f32' && data instanceof Float32Array) || (dtype === 'i32' && data instanceof Int32Array) || (dtype === 'u32' && data instanceof Uint32Array))
+  ) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
   const bytes = Math.max(4, Math.ceil((n * bytesPerElement(dtype)) / 4) * 4);
   const out = new ArrayBuffer(bytes);
   switch (dtype) {
@@ -124,12 +132,13 @@ export function encodeHost(data: HostArray, dtype: DType, arg: string): ArrayBuf
 /** Decodes `n` elements of `dtype` from raw bytes. */
 export function decodeHost<D extends DType>(bytes: ArrayBuffer, n: number, dtype: D): ReadArray[D] {
   switch (dtype) {
+    // `bytes` is a fresh copy of the mapped range, owned here: view it.
     case 'f32':
-      return new Float32Array(bytes, 0, n).slice() as ReadArray[D];
+      return new Float32Array(bytes, 0, n) as ReadArray[D];
     case 'i32':
-      return new Int32Array(bytes, 0, n).slice() as ReadArray[D];
+      return new Int32Array(bytes, 0, n) as ReadArray[D];
     case 'u32':
-      return new Uint32Array(bytes, 0, n).slice() as ReadArray[D];
+      return new Uint32Array(bytes, 0, n) as ReadArray[D];
     default: {
       const halves = new Uint16Array(bytes, 0, n);
       const out = new Float32Array(n);

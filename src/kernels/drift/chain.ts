@@ -15,11 +15,11 @@ import { type ChainConfig, type ChainParamName, type ChainParams, DEFAULT_CHAIN_
 import { driftPoints } from './drift.js';
 import { electronics } from './electronics.js';
 import type { SparseImage } from './loss.js';
-import { type CellBounds, type QuadraturePlan, type ReadoutPlan, pixelReadout, planQuadrature, planReadout, readoutStats, samplePoints } from './readout.js';
+import { type CellBounds, type QuadraturePlan, type ReadoutPlan, pixelReadout, planQuadratureReading, planReadout, readoutStats, samplePoints } from './readout.js';
 import type { ReadoutStats, SparsePixelCharge } from './readout.reference.js';
 import { recombination } from './recombination.js';
 import type { RecombinationModel } from './recombination.reference.js';
-import { PHYSICS_PARAM_COUNT, PHYSICS_PARAM_NAMES, checkPhysicsTensor, checkSegmentsTensor, physicsValues, validatePhysicsTensor } from './tensors.js';
+import { PHYSICS_PARAM_COUNT, PHYSICS_PARAM_NAMES, checkPhysicsTensor, checkSegmentsTensor, physicsValues, validatePhysicsValues } from './tensors.js';
 
 const assembleSpec: KernelSpec = { name: 'drift.params_assemble', source: wgsl('drift/params'), entryPoint: 'params_assemble' };
 const paramsBackSpec: KernelSpec = { name: 'drift.params_backward', source: wgsl('drift/params'), entryPoint: 'params_backward' };
@@ -137,7 +137,10 @@ export interface SimulatedCharge extends SparseImage {
  * a tape op, so `backward()` from a loss of `values` reaches `segments` and
  * `physics` (or θ of {@link scaledPhysics}) when they require gradients.
  * Asynchronous because the sparse structure (point and cell counts) is read
- * back between stages; the physics tensor is read back and validated too.
+ * back between stages: three round trips, (point count, physics values),
+ * (readout errors, entry count) and (cell count, bounds). The physics values
+ * are validated on the host when they arrive with the point count, before
+ * any result exists, so a non-physical tensor costs no round trip of its own.
  *
  * @param segments f32 [n, 11] ({@link segmentsTensor})
  * @param physics f32 [15] ({@link physicsTensor} or {@link scaledPhysics})
@@ -147,7 +150,6 @@ export async function simulateCharge(segments: Tensor, physics: Tensor, config: 
   checkSegmentsTensor('simulateCharge', segments);
   checkPhysicsTensor('simulateCharge', physics);
   const c = defaultChainConfig(config);
-  await validatePhysicsTensor(physics, c.model);
   const made: { dispose(): void }[] = [];
   try {
     const electrons = recombination(segments, physics, {
@@ -156,8 +158,9 @@ export async function simulateCharge(segments: Tensor, physics: Tensor, config: 
       pointDEdx_MeV_per_cm: c.pointDEdx_MeV_per_cm,
     });
     made.push(electrons);
-    const qplan = await planQuadrature(segments, electrons, c.geometry, c.readout);
+    const { plan: qplan, alsoRead: physicsHost } = await planQuadratureReading(segments, electrons, c.geometry, c.readout, physics);
     made.push(qplan);
+    validatePhysicsValues(physicsHost!, c.model);
     const points = samplePoints(segments, electrons, qplan);
     made.push(points);
     const drifted = driftPoints(points, physics, c.geometry);

@@ -55,8 +55,17 @@ const SROW = 8;
 /** Ticks are limited to ±2^20 (as the reference's keys). */
 const TICK_LIMIT = 2 ** 20;
 
-async function readU32(t: Tensor, index: number, count = 1): Promise<Uint32Array> {
-  return new Uint32Array(await t.ctx.readBuffer(t.buffer, t.byteOffset + index * 4, count * 4), 0, count);
+/** A range of 32-bit words of a tensor, to read back with others in one round trip. */
+interface WordRange {
+  readonly tensor: Tensor;
+  readonly index: number;
+  readonly count: number;
+}
+
+/** Reads word ranges of tensors in one readback (one submit, one map). */
+async function readWords(ranges: readonly WordRange[]): Promise<ArrayBuffer[]> {
+  const ctx = ranges[0]!.tensor.ctx;
+  return ctx.readBuffers(ranges.map((r) => ({ buffer: r.tensor.buffer, offset: r.tensor.byteOffset + r.index * 4, bytes: r.count * 4 })));
 }
 
 // ------------------------------------------------------------ quadrature
@@ -90,6 +99,20 @@ export async function planQuadrature(
   geometry: DetectorGeometry,
   options: Partial<ReadoutOptions> = {},
 ): Promise<QuadraturePlan> {
+  return (await planQuadratureReading(segments, electrons, geometry, options, null)).plan;
+}
+
+/**
+ * @internal {@link planQuadrature}, reading `alsoRead` (f32) back in the same
+ * round trip as the point count (the chain validates its physics tensor so).
+ */
+export async function planQuadratureReading(
+  segments: Tensor,
+  electrons: Tensor,
+  geometry: DetectorGeometry,
+  options: Partial<ReadoutOptions>,
+  alsoRead: Tensor | null,
+): Promise<{ plan: QuadraturePlan; alsoRead: Float32Array | null }> {
   const n = checkSegmentsTensor('planQuadrature', segments);
   if (electrons.size !== n || electrons.dtype !== 'f32') {
     throw new ShapeError(`planQuadrature: electrons has shape ${show(electrons.shape)} (${electrons.dtype}); it must be f32 [${n}], one per segment`);
@@ -118,15 +141,20 @@ export async function planQuadrature(
   const starts = exclusiveScan(counts);
   counts.dispose();
   let nPoints: number;
+  let extra: Float32Array | null = null;
   try {
-    nPoints = (await readU32(starts, n))[0]!;
+    const ranges: WordRange[] = [{ tensor: starts, index: n, count: 1 }];
+    if (alsoRead) ranges.push({ tensor: alsoRead, index: 0, count: alsoRead.size });
+    const [total, other] = await readWords(ranges);
+    nPoints = new Uint32Array(total!)[0]!;
+    if (other) extra = new Float32Array(other, 0, alsoRead!.size);
   } catch (e) {
     clip.dispose();
     segmentRows.dispose();
     starts.dispose();
     throw e;
   }
-  return {
+  const plan: QuadraturePlan = {
     nSegments: n,
     nPoints,
     clip,
@@ -139,6 +167,7 @@ export async function planQuadrature(
       segmentRows.dispose();
     },
   };
+  return { plan, alsoRead: extra };
 }
 
 const quadratureOp = defineOp<{ plan: QuadraturePlan }>({
@@ -266,7 +295,9 @@ export async function planReadout(drifted: Tensor, geometry: DetectorGeometry, n
       const u0 = readoutUniforms(geometry, nSigma, m, 0, 0);
       ctx.run(roCount, { pts: drifted, desc, counts, errors, params: u0 }, ctx.grid(m, WG));
       const cstart = keep(exclusiveScan(counts));
-      const [errTick, errWindow] = await readU32(errors, 0, 2);
+      // One round trip for the error counts and the entry count C.
+      const [errs, cTotal] = await readWords([{ tensor: errors, index: 0, count: 2 }, { tensor: cstart, index: m, count: 1 }]);
+      const [errTick, errWindow] = new Uint32Array(errs!);
       if (errTick) {
         throw new InputValueError(
           `readout: ${errTick} point(s) arrive beyond ±2^20 ticks (±${(TICK_LIMIT * geometry.tick_us) / 1e3} ms); shift t0 so that arrival times lie within that range of 0`,
@@ -277,13 +308,20 @@ export async function planReadout(drifted: Tensor, geometry: DetectorGeometry, n
           `readout: ${errWindow} point(s) have a ±${nSigma}σ window of more than 2^20 cells; σ is unphysically large for this grid (check dL, dT, sigma0 and the drift velocity)`,
         );
       }
-      const C = (await readU32(cstart, m))[0]!;
+      const C = new Uint32Array(cTotal!)[0]!;
       const keyHi0 = empty(ctx, [C], 'u32');
       const keyLo0 = empty(ctx, [C], 'u32');
       const keyIdx0 = empty(ctx, [C], 'u32');
       const entryPt = keep(empty(ctx, [C], 'u32'));
+      // The cells are the distinct entry keys, so the entries' bounds are the cells' (integer atomics: order-free).
+      const big = 2 ** 31 - 1;
+      const boundsT = tmp(tensor(ctx, Int32Array.of(big, -big - 1, big, -big - 1, big, -big - 1)));
       const u1 = readoutUniforms(geometry, nSigma, m, C, 0);
-      ctx.run(roKeys, { cstart, key_hi: keyHi0, key_lo: keyLo0, key_idx: keyIdx0, entry_pt: entryPt, desc_in: desc, params: u1 }, ctx.grid(C, WG));
+      ctx.run(
+        roKeys,
+        { cstart, key_hi: keyHi0, key_lo: keyLo0, key_idx: keyIdx0, entry_pt: entryPt, desc_in: desc, bounds: boundsT, params: u1 },
+        ctx.grid(C, WG),
+      );
       // Each point's entries are one sorted run; merge them (stable).
       const sorted = mergeSortRuns(keyHi0, keyLo0, keyIdx0, entryPt, cstart, m);
       const keyHi = tmp(sorted.hi);
@@ -292,21 +330,21 @@ export async function planReadout(drifted: Tensor, geometry: DetectorGeometry, n
       const flags = tmp(empty(ctx, [C], 'u32'));
       ctx.run(roFlags, { key_hi: keyHi, key_lo: keyLo, flags, params: u1 }, ctx.grid(C, WG));
       const cellExcl = tmp(exclusiveScan(flags));
-      const E = (await readU32(cellExcl, C))[0]!;
+      // One round trip for the cell count E and the bounds.
+      const [eTotal, boundWords] = await readWords([{ tensor: cellExcl, index: C, count: 1 }, { tensor: boundsT, index: 0, count: 6 }]);
+      const E = new Uint32Array(eTotal!)[0]!;
       const cellFirst = keep(empty(ctx, [E + 1], 'u32'));
       const cells = keep(empty(ctx, [E, 3], 'i32', { label: 'drift.cells' }));
       const entryCell = keep(empty(ctx, [C], 'u32'));
-      const big = 2 ** 31 - 1;
-      const boundsT = tmp(tensor(ctx, Int32Array.of(big, -big - 1, big, -big - 1, big, -big - 1)));
       const u2 = readoutUniforms(geometry, nSigma, m, C, E);
       ctx.run(
         roCells,
-        { flags, cell_excl: cellExcl, key_idx_in: keyIdx, cell_first: cellFirst, key_hi: keyHi, key_lo: keyLo, cells, bounds: boundsT, entry_cell: entryCell, params: u2 },
+        { flags, cell_excl: cellExcl, key_idx_in: keyIdx, cell_first: cellFirst, key_hi: keyHi, key_lo: keyLo, cells, entry_cell: entryCell, params: u2 },
         ctx.grid(C, WG),
       );
       let bounds: CellBounds | null = null;
       if (E > 0) {
-        const b = new Int32Array(await ctx.readBuffer(boundsT.buffer, boundsT.byteOffset, 24));
+        const b = new Int32Array(boundWords!);
         bounds = { pixelX: [b[0]!, b[1]!], pixelY: [b[2]!, b[3]!], tick: [b[4]!, b[5]!] };
       }
       for (const t of temps) t.dispose();
@@ -383,9 +421,14 @@ export async function readoutStats(plan: QuadraturePlan, drifted: Tensor, charge
     const pts = columnSums(drifted, drifted.shape[0]!, DRIFTED_COLUMNS.length);
     const col = reduceSum(charge);
     try {
-      const s = await seg.readF64();
-      const p = await pts.readF64();
-      const collected = (await col.readF64())[0]!;
+      const [sw, pw, cw] = await readWords([
+        { tensor: seg, index: 0, count: seg.size },
+        { tensor: pts, index: 0, count: pts.size },
+        { tensor: col, index: 0, count: 1 },
+      ]);
+      const s = new Float32Array(sw!, 0, seg.size);
+      const p = new Float32Array(pw!, 0, pts.size);
+      const collected = new Float32Array(cw!)[0]!;
       const drift = p[5]!;
       return {
         nSegments: plan.nSegments,

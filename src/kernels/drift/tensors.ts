@@ -63,7 +63,16 @@ export function physicsTensor(
  */
 export async function validatePhysicsTensor(physics: Tensor, model: RecombinationModel = 'box'): Promise<ChainParams> {
   checkPhysicsTensor('validatePhysicsTensor', physics);
-  const v = await physics.read();
+  return validatePhysicsValues(await physics.read(), model);
+}
+
+/**
+ * @internal Validates the 15 values of a physics tensor read back (with
+ * other data, so that the check costs no round trip of its own).
+ *
+ * @throws InputValueError naming the first non-physical parameter
+ */
+export function validatePhysicsValues(v: ArrayLike<number>, model: RecombinationModel = 'box'): ChainParams {
   const p = {} as ChainParams;
   PHYSICS_PARAM_NAMES.forEach((k, i) => {
     const x = v[i]!;

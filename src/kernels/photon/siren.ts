@@ -155,6 +155,7 @@ function layoutOf(config: SirenConfig): NetLayout {
   return { layers, wSize, bSize, zStride, hStride, maxWidth };
 }
 
+/** The layer table of a layout, uploaded once per context and layout (owned by the context: do not dispose). */
 function layerTable(ctx: GpuContext, layout: NetLayout): Tensor {
   const words = new Uint32Array(layout.layers.length * 8);
   const f = new Float32Array(words.buffer);
@@ -163,7 +164,7 @@ function layerTable(ctx: GpuContext, layout: NetLayout): Tensor {
     f[i * 8 + 6] = l.omega;
     words[i * 8 + 7] = l.sine ? 1 : 0;
   });
-  return tensor(ctx, words, [words.length], { dtype: 'u32', label: 'siren.layers' });
+  return ctx.constant(`siren.layers:${words.join(',')}`, () => tensor(ctx, words, [words.length], { dtype: 'u32', label: 'siren.layers' }));
 }
 
 /** Tile shape of the fused kernels, or null when the widest layer does not fit in workgroup memory. */
@@ -395,7 +396,7 @@ function fusedBackward(
     );
     weightGradients(ctx, run, count * g, ds, hs, gW, gb, point0 > 0);
   }
-  for (const t of [layers, wt, wmat, bias, spare, yScratch, ds]) t.dispose();
+  for (const t of [wt, wmat, bias, spare, yScratch, ds]) t.dispose();
   if (!reuse) {
     zs.dispose();
     hs.dispose();
@@ -432,7 +433,7 @@ function fusedOpForward(inputs: readonly Tensor[], attrs: FusedAttrs, saver: Sav
   } else if (batch > 0) {
     fusedForward(ctx, run, x!, { wt, bias, layers }, y, jac ?? spare, null);
   }
-  for (const t of [layers, wt, bias, spare]) t.dispose();
+  for (const t of [wt, bias, spare]) t.dispose();
   return jac ? [y, jac] : [y];
 }
 

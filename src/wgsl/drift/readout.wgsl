@@ -9,13 +9,15 @@
 // Plan (integer work, no gradients):
 //   ro_count  per point: window descriptor and number of window cells
 //   scan (sort.wgsl) of the counts → cstart
-//   ro_keys   per entry: sort keys (hi = pixel, lo = tick + 2^20, idx = entry) and the
-//             entry's point. A point's entries are already in key order (its window is
-//             walked pixelX, pixelY, tick), so the entries form one sorted run per point
+//   ro_keys   per entry: sort keys (hi = pixel, lo = tick + 2^20, idx = entry), the
+//             entry's point, and the bounds (the cells are the distinct entry keys, so
+//             the entries' bounds are the cells'). A point's entries are already in key
+//             order (its window is walked pixelX, pixelY, tick), so the entries form one
+//             sorted run per point
 //   merge sort (sort.wgsl merge_pass, ⌈log₂ m⌉ passes) of the runs by (hi, lo), stable:
 //             contributions to one cell stay in entry order = (segment, point) order
 //   ro_flags  per sorted entry: 1 where a new cell starts; scan → cell ids
-//   ro_cells  per sorted entry: cell first positions, cell coordinates, entry → cell, bounds
+//   ro_cells  per sorted entry: cell first positions, cell coordinates, entry → cell
 // Differentiable op:
 //   ro_values per entry: charge q·f_u·f_v·f_t;  ro_merge per cell: Σ in sorted (entry) order
 //   ro_backward per point: serial loop over its entries (fixed order)
@@ -173,19 +175,44 @@ fn decode(e: u32, p: u32, dd: u32) -> vec3<u32> {
 }
 
 @compute @workgroup_size(WG)
-fn ro_keys(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn ro_keys(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+) {
   let e = gid.x + gid.y * nwg.x * WG;
-  if (e >= params.c) { return; }
-  let p = point_of(e);
-  let dd = p * DESC_STRIDE;
-  let ijk = decode(e, p, dd);
-  let px = u32(desc_in[dd] + i32(ijk.x));
-  let py = u32(desc_in[dd + 2u] + i32(ijk.y));
-  let t = desc_in[dd + 4u] + i32(ijk.z);
-  key_hi[e] = px * params.n_v + py;
-  key_lo[e] = u32(t + TICK_OFFSET);
-  key_idx[e] = e;
-  entry_pt[e] = p;
+  if (lid.x == 0u) {
+    for (var k = 0u; k < 6u; k += 2u) {
+      atomicStore(&wb[k], 2147483647);
+      atomicStore(&wb[k + 1u], -2147483647 - 1);
+    }
+  }
+  workgroupBarrier();
+  if (e < params.c) {
+    let p = point_of(e);
+    let dd = p * DESC_STRIDE;
+    let ijk = decode(e, p, dd);
+    let px = desc_in[dd] + i32(ijk.x);
+    let py = desc_in[dd + 2u] + i32(ijk.y);
+    let t = desc_in[dd + 4u] + i32(ijk.z);
+    key_hi[e] = u32(px) * params.n_v + u32(py);
+    key_lo[e] = u32(t + TICK_OFFSET);
+    key_idx[e] = e;
+    entry_pt[e] = p;
+    atomicMin(&wb[0], px);
+    atomicMax(&wb[1], px);
+    atomicMin(&wb[2], py);
+    atomicMax(&wb[3], py);
+    atomicMin(&wb[4], t);
+    atomicMax(&wb[5], t);
+  }
+  workgroupBarrier();
+  if (lid.x == 0u) {
+    for (var k = 0u; k < 6u; k += 2u) {
+      atomicMin(&bounds[k], atomicLoad(&wb[k]));
+      atomicMax(&bounds[k + 1u], atomicLoad(&wb[k + 1u]));
+    }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -198,19 +225,8 @@ fn ro_flags(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 }
 
 @compute @workgroup_size(WG)
-fn ro_cells(
-  @builtin(global_invocation_id) gid: vec3<u32>,
-  @builtin(local_invocation_id) lid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-) {
+fn ro_cells(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let s = gid.x + gid.y * nwg.x * WG;
-  if (lid.x == 0u) {
-    for (var k = 0u; k < 6u; k += 2u) {
-      atomicStore(&wb[k], 2147483647);
-      atomicStore(&wb[k + 1u], -2147483647 - 1);
-    }
-  }
-  workgroupBarrier();
   if (s < params.c) {
     let f = flags[s];
     let c = cell_excl[s] + f - 1u;
@@ -224,21 +240,8 @@ fn ro_cells(
       cells[c * 3u] = px;
       cells[c * 3u + 1u] = py;
       cells[c * 3u + 2u] = t;
-      atomicMin(&wb[0], px);
-      atomicMax(&wb[1], px);
-      atomicMin(&wb[2], py);
-      atomicMax(&wb[3], py);
-      atomicMin(&wb[4], t);
-      atomicMax(&wb[5], t);
     }
     if (s == params.c - 1u) { cell_first[c + 1u] = params.c; }
-  }
-  workgroupBarrier();
-  if (lid.x == 0u) {
-    for (var k = 0u; k < 6u; k += 2u) {
-      atomicMin(&bounds[k], atomicLoad(&wb[k]));
-      atomicMax(&bounds[k + 1u], atomicLoad(&wb[k + 1u]));
-    }
   }
 }
 
