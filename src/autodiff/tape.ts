@@ -208,6 +208,18 @@ export class Tape {
 
     const ctx = this.ctx;
     const grads = new Map<Tensor, Tensor>();
+    // A rule may give one tensor to several inputs (add passes its output
+    // gradient to both). They share it instead of each getting a copy: a
+    // gradient counts its holders (entries of `grads`; absent means one) and
+    // is freed by the last.
+    const holders = new Map<Tensor, number>();
+    const retain = (g: Tensor): void => void holders.set(g, (holders.get(g) ?? 1) + 1);
+    const release = (g: Tensor): void => {
+      const n = holders.get(g);
+      if (n === undefined) g.dispose();
+      else if (n === 2) holders.delete(g);
+      else holders.set(g, n - 1);
+    };
     noGrad(() => {
       grads.set(loss, gradOutput ? identityCopy(gradOutput) : fillLike(loss, 1));
       for (let k = order.length - 1; k >= 0; k--) {
@@ -235,21 +247,23 @@ export class Tape {
           );
         }
         // A rule may pass an output gradient straight through (add), or
-        // return one tensor for two inputs; give every input its own tensor.
-        const claimed = new Set<Tensor>();
+        // return one tensor for two inputs: each input that receives it
+        // holds a reference. A tensor the tape does not own (an input,
+        // output or saved tensor of the node) is copied instead.
         const inputGrads = returned.map((g, i) => {
           if (!g || !needsGrad[i]) return null;
-          const foreign = node.inputs.includes(g) || node.outputs.includes(g) || node.saved.includes(g);
-          if (claimed.has(g) || foreign) return identityCopy(g);
-          claimed.add(g);
+          if (isForeign(node, g)) return identityCopy(g);
+          retain(g);
           return g;
         });
-        for (const g of returned) if (g && !claimed.has(g) && !gradOutputs.includes(g) && !isForeign(node, g)) g.dispose();
+        // The rule's own reference to what it made, then the node's output
+        // entries, let go: what no input received is freed here.
+        for (const g of new Set(returned)) if (g && !isForeign(node, g) && !gradOutputs.includes(g)) release(g);
         for (const o of node.outputs) {
           const g = grads.get(o);
           if (!g) continue;
           grads.delete(o);
-          if (!claimed.has(g)) g.dispose();
+          release(g);
         }
         inputGrads.forEach((g, i) => {
           if (!g) return;
@@ -262,8 +276,8 @@ export class Tape {
           const prev = grads.get(input);
           if (prev) {
             grads.set(input, accumulate(prev, g));
-            prev.dispose();
-            g.dispose();
+            release(prev);
+            release(g);
           } else {
             grads.set(input, g);
           }
@@ -272,16 +286,22 @@ export class Tape {
       // Whatever is left belongs to leaves.
       for (const [t, g] of grads) {
         if (t.producer !== null && reachable.has(this.byId.get(t.producer.id)!)) {
-          g.dispose();
+          release(g);
           continue;
         }
         untrack(ctx, g);
         if (t.grad) {
           const sum = accumulate(t.grad, g);
           t.grad.dispose();
-          g.dispose();
+          release(g);
           untrack(ctx, sum);
           t.grad = sum;
+        } else if (holders.has(g)) {
+          // A leaf owns its .grad alone: a shared gradient is copied for it.
+          const own = identityCopy(g);
+          untrack(ctx, own);
+          release(g);
+          t.grad = own;
         } else {
           t.grad = g;
         }

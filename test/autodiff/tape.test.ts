@@ -18,6 +18,42 @@ describe('tape', () => {
     });
   });
 
+  it('shares a passed-through gradient between inputs instead of copying it, and frees it with the last holder', async () => {
+    const ctx = await testGpu();
+    await ctx.sync();
+    const base = ctx.stats().liveBytes;
+    const x = tensor(ctx, [-1, 2, -3, 4], [4], { requiresGrad: true });
+    const w1 = tensor(ctx, [1, 1, 1, 1], [4], { requiresGrad: true });
+    const w2 = tensor(ctx, [2, 2, 2, 2], [4], { requiresGrad: true });
+    await ctx.scope(async () => {
+      // Residual shape: y = relu(x) + x, then z = y + y, and two leaves fed by one add.
+      const y = add(relu(x), x);
+      const z = add(y, y);
+      const loss = sum(add(mul(z, add(w1, w2)), z));
+      const dispatches: string[] = [];
+      const run = ctx.run.bind(ctx);
+      ctx.run = (spec, b, wg, c) => {
+        dispatches.push(spec.name);
+        run(spec, b, wg, c);
+      };
+      try {
+        backward(loss);
+      } finally {
+        ctx.run = run;
+      }
+      // dL/dz = w1 + w2 + 1 = 4; dz/dx = 2·(relu'(x) + 1); dL/dw = z = 2·(relu(x) + x) for both leaves.
+      expect(Array.from(await x.grad!.read())).toEqual([8, 16, 8, 16]);
+      expect(Array.from(await w1.grad!.read())).toEqual([-2, 8, -6, 16]);
+      expect(Array.from(await w2.grad!.read())).toEqual([-2, 8, -6, 16]);
+      // The leaves own distinct tensors (one copy, for the second leaf of the shared gradient); no other copy.
+      expect(w1.grad).not.toBe(w2.grad);
+      expect(dispatches.filter((d) => d === 'core.copy').length).toBe(1);
+    });
+    for (const t of [x, w1, w2]) t.dispose();
+    await ctx.sync();
+    expect(ctx.stats().liveBytes).toBe(base);
+  });
+
   it('flows gradients only to tensors that require them', async () => {
     const ctx = await testGpu();
     await ctx.scope(async () => {
