@@ -36,7 +36,7 @@ import {
 } from '../dist/kernels/drift/index.js';
 import { generateVisibilityMap, parseDetector } from '../dist/kernels/photon-mc/index.js';
 import { readFileSync } from 'node:fs';
-import { machineInfo, setupGpu, writeResults } from './harness.mjs';
+import { machineInfo, setupGpu, trackEvent, writeResults } from './harness.mjs';
 
 const fast = process.env.HOST_FAST === '1';
 const samplesDefault = fast ? 3 : Number(process.env.HOST_SAMPLES ?? 15);
@@ -131,7 +131,7 @@ const workloads = {
   },
   'drift-fit': () => closureFit(),
   'conv-50k': () => {
-    const coords = trackVoxels(50000, 1234);
+    const { coords } = trackEvent(50000, 1234 + 50000, 6); // the 50k case of bench/sparse
     const n = coords.length / 4;
     const set = new CoordinateSet(ctx, 3, coords);
     const c = 16;
@@ -212,31 +212,6 @@ async function closureFit() {
       sp.dispose();
     },
   };
-}
-
-/** Straight track-like voxels in a cube, as bench/sparse (distinct sites, batch 0). */
-function trackVoxels(n, seed) {
-  let s = seed >>> 0;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const extent = Math.round(2 * Math.cbrt(n) * 4);
-  const seen = new Set();
-  const rows = [];
-  while (rows.length / 4 < n) {
-    const start = [0, 1, 2].map(() => extent * (0.1 + 0.8 * rand()));
-    let d = [0, 1, 2].map(() => 2 * rand() - 1);
-    const norm = Math.hypot(...d) || 1;
-    d = d.map((v) => v / norm);
-    const len = 20 + 180 * rand();
-    for (let t = 0; t <= len && rows.length / 4 < n; t += 0.25) {
-      const p = start.map((v, a) => Math.floor(v + t * d[a]));
-      if (p.some((v) => v < 0 || v >= extent)) break;
-      const key = (p[0] * extent + p[1]) * extent + p[2];
-      if (seen.has(key)) continue;
-      seen.add(key);
-      rows.push(0, p[0], p[1], p[2]);
-    }
-  }
-  return Int32Array.from(rows);
 }
 
 // ------------------------------------------------------------ measurement

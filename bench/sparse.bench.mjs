@@ -21,7 +21,7 @@ import { CoordinateSet, countPairs, submanifoldConv, submanifoldMap, SparseTenso
 import { denseConvBaseline } from '../dist/kernels/sparse/conv.js';
 import { buildSubmanifoldMap } from '../dist/kernels/sparse/kernel-map.reference.js';
 import { sparseConvForward } from '../dist/kernels/sparse/conv.reference.js';
-import { kernelTimeMs, machineInfo, setupGpu, timeAsync, writeResults } from './harness.mjs';
+import { kernelTimeMs, lcg, machineInfo, setupGpu, timeAsync, trackEvent, writeResults } from './harness.mjs';
 
 const sizes = (process.env.SPARSE_SIZES ?? '5000,50000,200000').split(',').map(Number);
 const channels = (process.env.SPARSE_CHANNELS ?? '16,32,64').split(',').map(Number);
@@ -38,54 +38,11 @@ const opts = fast ? { minSamples: 1, maxTime: 0.01 } : soft ? { minSamples: 2, m
 const K = 3;
 const V = K ** 3;
 
-/** Deterministic LCG in [0, 1). */
-function lcg(seed) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
-
-/**
- * Track-like event: straight tracks (sampled every 0.25 voxel) of 20–200
- * voxels from random vertices, until `n` distinct voxels, in a cube whose
- * edge grows with n (LArTPC-like occupancy of ~1e-3 or less).
- */
-function tracks(n, seed) {
-  const rand = lcg(seed);
-  const extent = Math.min(65535, Math.max(16, Math.round(2 * Math.cbrt(n) * extentFactor)));
-  const seen = new Set();
-  const rows = [];
-  while (rows.length / 4 < n) {
-    const start = [0, 1, 2].map(() => extent * (0.1 + 0.8 * rand()));
-    let d = [0, 1, 2].map(() => 2 * rand() - 1);
-    const norm = Math.hypot(...d) || 1;
-    d = d.map((v) => v / norm);
-    const len = 20 + 180 * rand();
-    for (let t = 0; t <= len && rows.length / 4 < n; t += 0.25) {
-      const p = start.map((s, a) => Math.floor(s + t * d[a]));
-      if (p.some((v) => v < 0 || v >= extent)) break;
-      const key = (p[0] * extent + p[1]) * extent + p[2];
-      if (seen.has(key)) continue;
-      seen.add(key);
-      rows.push(0, p[0], p[1], p[2]);
-    }
-  }
-  const coords = Int32Array.from(rows);
-  const min = [Infinity, Infinity, Infinity];
-  const max = [-Infinity, -Infinity, -Infinity];
-  for (let r = 0; r < coords.length; r += 4) {
-    for (let a = 0; a < 3; a++) {
-      min[a] = Math.min(min[a], coords[r + 1 + a]);
-      max[a] = Math.max(max[a], coords[r + 1 + a]);
-    }
-  }
-  return { coords, extent: max.map((m, a) => m - min[a] + 1), min };
-}
-
 const rows = [];
 const mb = (b) => b / 2 ** 20;
 
 for (const n of sizes) {
-  const { coords, extent } = tracks(n, 1234 + n);
+  const { coords, extent } = trackEvent(n, 1234 + n, extentFactor);
   const voxels = extent[0] * extent[1] * extent[2];
 
   // Kernel-map build: hash table + submanifold map from a fresh coordinate set.

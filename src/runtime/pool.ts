@@ -53,14 +53,19 @@ export interface PoolStats {
 
 /** How much idle memory the pool keeps; see the module notes. */
 export interface PoolPolicy {
-  /** Idle bytes kept at most after a submit; the longest-idle buffers go first. Default 512 MiB. */
+  /**
+   * Idle bytes kept at most after a submit; the longest-idle buffers go
+   * first. Default 2 GiB. A repeated step whose transient working set is
+   * larger re-creates buffers every step: raise it for such work, lower it
+   * on small GPUs.
+   */
   readonly maxIdleBytes: number;
   /** A buffer idle for more than this many submits is destroyed. Default 64. */
   readonly maxIdleSubmits: number;
 }
 
 /** Defaults of {@link PoolPolicy}. */
-export const DEFAULT_POOL_POLICY: PoolPolicy = Object.freeze({ maxIdleBytes: 512 * 2 ** 20, maxIdleSubmits: 64 });
+export const DEFAULT_POOL_POLICY: PoolPolicy = Object.freeze({ maxIdleBytes: 2 * 2 ** 30, maxIdleSubmits: 64 });
 
 /** Validates a partial policy against unknown keys and bad values, and fills in defaults. */
 export function resolvePoolPolicy(policy: Partial<PoolPolicy> | undefined, base: PoolPolicy = DEFAULT_POOL_POLICY): PoolPolicy {
