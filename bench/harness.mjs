@@ -183,7 +183,7 @@ export function writeResults(suite, { rows, columns, meta, notes = [] }) {
   const dir = process.env.BENCH_RESULTS_DIR ? pathToFileURL(resolve(process.env.BENCH_RESULTS_DIR) + '/') : new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   writeFileSync(new URL(`${suite}.json`, dir), JSON.stringify({ suite, meta, rows }, null, 2) + '\n');
-  const fmt = (v) => (typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)) : v ?? '');
+  const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)) : v ?? '');
   const md = [
     `# ${suite}`,
     '',

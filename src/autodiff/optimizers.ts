@@ -1,7 +1,16 @@
 /**
  * Optimizers whose update runs as a GPU kernel in place on the parameters
- * (`src/wgsl/core/optim.wgsl`). State buffers are owned by the optimizer and
- * freed by `dispose()`.
+ * (`src/wgsl/core/optim.wgsl`), one dispatch for all of them.
+ *
+ * Constructing an optimizer moves its parameters into an arena: one buffer
+ * holding them all at aligned offsets, each parameter tensor becoming a view
+ * of it (same tensor, shape and values; `tensor.byteOffset` tells where).
+ * Flat state buffers (Adam's moments, SGD's velocity) and a flat gradient
+ * buffer share the layout. `step()` moves each `.grad` into its slot (the
+ * gradient becomes a view there and its own buffer is freed) and updates every
+ * run of consecutive parameters with gradients in one dispatch; parameters
+ * without a gradient are skipped, as in PyTorch. State buffers are owned by
+ * the optimizer and freed by `dispose()`; the parameters outlive it.
  *
  * @module
  */
@@ -111,6 +120,18 @@ abstract class Optimizer {
    */
   step(): void {
     if (this.disposedFlag) throw new AutodiffError('optimizer: step() after dispose()');
+    // A parameter another optimizer has since taken into its own arena is no
+    // longer updated by this one: say so before changing anything.
+    for (const arena of this.arenas) {
+      for (const { param, offset } of arena.slots) {
+        if (!param.disposed && (param.storage !== arena.storage || param.byteOffset !== offset * 4)) {
+          throw new AutodiffError(
+            `optimizer: ${param.label} now belongs to another optimizer (made after this one over the same tensor); ` +
+              'dispose this optimizer, or give each tensor to one optimizer only',
+          );
+        }
+      }
+    }
     this.beforeStep();
     for (const arena of this.arenas) {
       const runs: SlotRun[] = [];

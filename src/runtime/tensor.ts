@@ -93,7 +93,11 @@ export class Tensor {
     ctx.scopeStack[ctx.scopeStack.length - 1]?.add(this);
   }
 
-  /** The GPU buffer (possibly larger than `byteLength`: pooled size class). */
+  /**
+   * The GPU buffer holding the data, from {@link byteOffset} on. It may be
+   * larger than `byteLength` (pooled size class), and shared with other
+   * tensors: an optimizer moves its parameters into one buffer.
+   */
   get buffer(): GPUBuffer {
     if (!this.buf) throw new DisposedError(`${this.label} (shape ${show(this.shape)}) was used after dispose(); keep it alive or recompute it`);
     return this.buf;

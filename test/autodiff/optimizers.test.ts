@@ -197,6 +197,13 @@ describe('optimizers', () => {
     expect(() => new Adam([p, q])).toThrow(/disposed/);
     expect(p.ownsBuffer).toBe(true);
     expect(Array.from(await p.read())).toEqual([1, 2, 3]);
+    // A second optimizer over the same tensor takes it over; the first then refuses to step.
+    const first = new Adam([p], { lr: 0.1 });
+    const second = new SGD([p], { lr: 0.1 });
+    expect(() => first.step()).toThrow(/now belongs to another optimizer/);
+    expect(Array.from(await p.read())).toEqual([1, 2, 3]);
+    first.dispose();
+    second.dispose();
     p.dispose();
   });
 });
