@@ -7,6 +7,7 @@
 export * from './errors.js';
 export { createGpu, GpuContext, OPTIONAL_FEATURES } from './runtime/context.js';
 export type { AdapterSummary, Binding, ContextStats, GpuOptions, OptionalFeature, TensorWindow, Workgroups } from './runtime/context.js';
+export type { PoolPolicy, PoolStats } from './runtime/pool.js';
 export { Tensor, tensor, zeros, empty } from './runtime/tensor.js';
 export type { TensorOptions } from './runtime/tensor.js';
 export type { DType, HostArray } from './runtime/dtype.js';

@@ -37,19 +37,20 @@ interface ArenaSlot {
  * alignment (64 floats on most devices); the gaps stay zero.
  */
 interface Arena {
+  /** The parameters; `storage.backing` is the flat tensor whose windows the update binds. */
   readonly storage: SharedStorage;
-  /** The arena's own view of the parameter buffer, for binding windows of it. */
-  readonly params: Tensor;
   /**
    * Gradients gathered before each step: each parameter's `.grad` moves into
    * its slot and becomes a view of this buffer (zero in the gaps).
    */
   readonly gradStorage: SharedStorage;
-  readonly grads: Tensor;
-  /** Optimizer state, one flat tensor per state buffer (Adam: m, v; SGD: velocity). */
+  /** Optimizer state, one flat tensor per state buffer (Adam: m, v; SGD: velocity, or [1] without momentum). */
   readonly state: Tensor[];
   readonly slots: readonly ArenaSlot[];
 }
+
+/** How large each state buffer is: like the parameters, or one element (state the update never reads). */
+type StateSize = 'full' | 'scalar';
 
 /** A maximal run of consecutive slots updated by one dispatch. */
 interface SlotRun {
@@ -68,6 +69,7 @@ abstract class Optimizer {
   constructor(
     readonly params: readonly Tensor[],
     stateBuffers: number,
+    stateSize: StateSize = 'full',
   ) {
     if (params.length === 0) throw new InputValueError('optimizer: params is empty; pass the tensors to train');
     const seen = new Set<Tensor>();
@@ -82,17 +84,17 @@ abstract class Optimizer {
       if (p.disposed) throw new InputValueError(`optimizer: ${p.label} is disposed; pass live tensors`);
       seen.add(p);
     }
-    this.pack(ctx, params.filter((p) => p.size > 0), stateBuffers);
+    this.pack(ctx, params.filter((p) => p.size > 0), stateBuffers, stateSize);
   }
 
   /** Lays the parameters out in arenas no larger than one storage binding, and moves them there. */
-  private pack(ctx: GpuContext, params: readonly Tensor[], stateBuffers: number): void {
+  private pack(ctx: GpuContext, params: readonly Tensor[], stateBuffers: number, stateSize: StateSize): void {
     const align = ctx.limits.minStorageBufferOffsetAlignment / 4;
     const maxElements = Math.floor(Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize) / 4 / align) * align;
     let group: ArenaSlot[] = [];
     let used = 0;
     const close = (): void => {
-      if (group.length) this.arenas.push(makeArena(ctx, group, used, stateBuffers));
+      if (group.length) this.arenas.push(makeArena(ctx, group, used, stateBuffers, stateSize));
       group = [];
       used = 0;
     };
@@ -158,21 +160,20 @@ abstract class Optimizer {
           runKey = key;
         }
         runEnd = slot.offset + slot.param.size;
-        this.markUpdated(slot.param);
       }
       flush();
-      for (const run of runs) this.update(arena.params, arena.grads, arena.state, run);
+      for (const run of runs) this.update(arena.storage.backing, arena.gradStorage.backing, arena.state, run);
     }
     this.afterStep();
   }
 
-  /** Parameters whose key differs cannot share a dispatch (SGD: first step of the momentum buffer or not). */
+  /**
+   * Called once per parameter updated in this step; parameters whose keys
+   * differ cannot share a dispatch (SGD: first step of the momentum buffer or not).
+   */
   protected runKey(p: Tensor): string {
     void p;
     return '';
-  }
-  protected markUpdated(p: Tensor): void {
-    void p;
   }
   protected beforeStep(): void {}
   protected abstract update(params: Tensor, grads: Tensor, state: readonly Tensor[], run: SlotRun): void;
@@ -199,18 +200,14 @@ abstract class Optimizer {
   }
 }
 
-function makeArena(ctx: GpuContext, slots: readonly ArenaSlot[], elements: number, stateBuffers: number): Arena {
-  const backing = zeros(ctx, [elements], 'f32', { label: 'optimizer.params' }).keep();
-  const storage = new SharedStorage(backing);
+function makeArena(ctx: GpuContext, slots: readonly ArenaSlot[], elements: number, stateBuffers: number, stateSize: StateSize): Arena {
+  const flat = (label: string, n = elements) => zeros(ctx, [n], 'f32', { label }).keep();
+  const storage = new SharedStorage(flat('optimizer.params'));
   for (const { param, offset } of slots) param.rehome(storage, offset * 4);
-  const flat = (label: string) => zeros(ctx, [elements], 'f32', { label }).keep();
-  const grads = flat('optimizer.grads');
   return {
     storage,
-    params: backing,
-    gradStorage: new SharedStorage(grads),
-    grads,
-    state: Array.from({ length: stateBuffers }, (_, i) => flat(`optimizer.state${i}`)),
+    gradStorage: new SharedStorage(flat('optimizer.grads')),
+    state: Array.from({ length: stateBuffers }, (_, i) => flat(`optimizer.state${i}`, stateSize === 'full' ? elements : 1)),
     slots,
   };
 }
@@ -233,20 +230,25 @@ export class SGD extends Optimizer {
     const opts = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...checkOptions('SGD', options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']) };
     checkPositive('SGD', 'lr', opts.lr);
     if (!(opts.momentum >= 0)) throw new InputValueError(`SGD: momentum = ${opts.momentum} must be ≥ 0`);
-    super(params, 1);
+    // Without momentum the update never reads the velocity: a one-element stand-in.
+    super(params, 1, opts.momentum !== 0 ? 'full' : 'scalar');
     this.opts = opts;
   }
 
-  /** The momentum buffer starts as the first gradient: parameters on their first step update apart. */
+  private readonly pendingStarted: Tensor[] = [];
+
+  /**
+   * The momentum buffer starts as the first gradient: parameters on their
+   * first step update apart. They count as started once the step is done.
+   */
   protected override runKey(p: Tensor): string {
+    this.pendingStarted.push(p);
     return this.started.has(p) ? 'm' : 'first';
   }
 
-  protected override markUpdated(p: Tensor): void {
-    this.pendingStarted.push(p);
+  protected override beforeStep(): void {
+    this.pendingStarted.length = 0;
   }
-
-  private readonly pendingStarted: Tensor[] = [];
 
   protected override afterStep(): void {
     for (const p of this.pendingStarted) this.started.add(p);
@@ -256,7 +258,8 @@ export class SGD extends Optimizer {
   protected update(params: Tensor, grads: Tensor, [velocity]: readonly Tensor[], run: SlotRun): void {
     const o = this.opts;
     const first = run.key === 'first';
-    const [param, grad, vel] = Optimizer.windows(run, params, grads, velocity!);
+    const [param, grad] = Optimizer.windows(run, params, grads);
+    const vel = o.momentum !== 0 ? velocity!.window(run.start, run.length) : velocity!;
     params.ctx.run(
       sgdSpec,
       {

@@ -764,7 +764,7 @@ export class GpuContext {
   private uniformSlot(kernel: string, info: BindingInfo, values: UniformValues): GPUBufferBinding {
     const size = info.uniform!.size;
     const align = this.hot.minUniformBufferOffsetAlignment;
-    const offset = Math.ceil(this.uniformOffset / align) * align;
+    const offset = alignUp(this.uniformOffset, align);
     if (!this.uniformArena) {
       this.uniformArena = this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniform arena' });
     }
@@ -895,35 +895,25 @@ export class GpuContext {
    * A buffer just taken from the pool (`fresh`) that no unsubmitted command
    * can use is written directly; any other goes through a pooled staging
    * buffer and a copy in the command stream, so an upload never splits the
-   * batch into submits.
+   * batch into submits. `data` is a whole number of 4-byte words (as
+   * `encodeHost` makes it).
    */
   upload(buffer: GPUBuffer, offset: number, data: ArrayBuffer | ArrayBufferView, fresh: boolean): void {
     const bytes = data.byteLength;
     this.counters.uploads++;
     this.counters.bytesUploaded += bytes;
+    if (bytes % 4 !== 0) throw new BindingError(`upload: ${bytes} bytes is not a whole number of 4-byte words (encodeHost pads its output)`);
     const src = ArrayBuffer.isView(data) ? data : new Uint8Array(data);
-    const padded = Math.ceil(bytes / 4) * 4;
+    const queue = this.device.queue;
     if (fresh && this.pool.isClean(buffer)) {
-      this.queueWrite(buffer, offset, src, padded);
+      queue.writeBuffer(buffer, offset, src.buffer, src.byteOffset, bytes);
       return;
     }
-    const staging = this.pool.acquire(padded, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'upload staging');
-    this.queueWrite(staging, 0, src, padded);
-    this.commandEncoder().copyBufferToBuffer(staging, 0, buffer, offset, padded);
+    const staging = this.pool.acquire(bytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'upload staging');
+    queue.writeBuffer(staging, 0, src.buffer, src.byteOffset, bytes);
+    this.commandEncoder().copyBufferToBuffer(staging, 0, buffer, offset, bytes);
     // The copy reads it when the batch runs: not reusable before the submit.
     this.pool.release(staging, 'after-submit');
-  }
-
-  /** `queue.writeBuffer` of `padded` bytes (a multiple of 4, zero-padding the tail). */
-  private queueWrite(buffer: GPUBuffer, offset: number, src: ArrayBufferView, padded: number): void {
-    const bytes = src.byteLength;
-    if (bytes === padded) {
-      this.device.queue.writeBuffer(buffer, offset, src.buffer, src.byteOffset, bytes);
-      return;
-    }
-    const tail = new Uint8Array(padded);
-    tail.set(new Uint8Array(src.buffer, src.byteOffset, bytes));
-    this.device.queue.writeBuffer(buffer, offset, tail.buffer, 0, padded);
   }
 
   // ---------------------------------------------------------------- scopes
@@ -1013,6 +1003,7 @@ export class GpuContext {
     this.uniformArena = null;
     this.bindGroups.clear();
     this.bindGroupsOfBuffer.clear();
+    this.groupLayouts.clear();
     this.pipelines.clear();
     this.deviceRef.destroy();
     this.deviceRef = null;

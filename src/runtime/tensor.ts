@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DisposedError, DTypeError, ShapeError, show } from '../errors.js';
+import { DisposedError, DTypeError, InputValueError, ShapeError, show } from '../errors.js';
 import type { GpuContext, TensorWindow } from './context.js';
 import { assertDType, bytesPerElement, decodeHost, encodeHost, inferDType, type DType, type HostArray, type ReadArray } from './dtype.js';
 
@@ -133,7 +133,7 @@ export class Tensor {
    */
   rehome(storage: SharedStorage, byteOffset: number): void {
     const src = this.buffer;
-    if (storage.ctx !== this.ctx) throw new DisposedError(`${this.label}: cannot move into storage of another GPU context`);
+    if (storage.ctx !== this.ctx) throw new InputValueError(`${this.label}: cannot move into storage of another GPU context`);
     const bytes = Math.ceil(this.byteLength / 4) * 4;
     if (bytes > 0) this.ctx.commandEncoder().copyBufferToBuffer(src, this.offsetBytes, storage.buffer, byteOffset, bytes);
     storage.retain();

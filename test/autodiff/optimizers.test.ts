@@ -186,6 +186,28 @@ describe('optimizers', () => {
     for (const t of [a, b, zero]) t.dispose();
   });
 
+  it('plain SGD (no momentum, one-element velocity stand-in) updates p ← p − lr·(g + λp) over several parameters', async () => {
+    const ctx = await testGpu();
+    const a0 = Float64Array.from(randomArray(rand, 70), Math.fround), b0 = Float64Array.from(randomArray(rand, 3), Math.fround);
+    const a = tensor(ctx, Float32Array.from(a0), [70], { requiresGrad: true }), b = tensor(ctx, Float32Array.from(b0), [3], { requiresGrad: true });
+    const zero70 = tensor(ctx, new Float32Array(70)), zero3 = tensor(ctx, new Float32Array(3));
+    const lr = 0.2, wd = 0.05;
+    const opt = new SGD([a, b], { lr, weightDecay: wd });
+    const ref = [a0.slice(), b0.slice()];
+    for (let t = 0; t < 4; t++) {
+      for (const p of ref) for (let k = 0; k < p.length; k++) p[k]! -= lr * ((2 * p[k]!) / p.length + wd * p[k]!);
+      ctx.scope(() => {
+        opt.zeroGrad();
+        backward(add(mseLoss(a, zero70), mseLoss(b, zero3)));
+        opt.step();
+      });
+    }
+    for (const [t, r] of [[a, ref[0]!], [b, ref[1]!]] as const) (await t.read()).forEach((g, k) => expect(g).toBeCloseTo(r[k]!, 6));
+    opt.zeroGrad();
+    opt.dispose();
+    for (const t of [a, b, zero70, zero3]) t.dispose();
+  });
+
   it('rejects unknown options, repeated parameters and disposed ones, leaving the parameters as they were', async () => {
     const ctx = await testGpu();
     const p = tensor(ctx, [1, 2, 3], [3], { requiresGrad: true });
