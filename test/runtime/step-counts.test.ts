@@ -62,7 +62,7 @@ async function countStep(ctx: GpuContext, step: () => Promise<void>): Promise<St
 const NONE = { bindGroups: 0, buffers: 0, pipelines: 0 };
 
 describe('per-step host counts after warm-up', () => {
-  it('U-ResNet training step: one submit, one readback (the loss), nothing created, one Adam dispatch, three per BatchNorm each way', async () => {
+  it('U-ResNet training step: one submit, one readback (the loss), nothing created, one Adam dispatch, three per BatchNorm each way, one per conv each way', async () => {
     const ctx = await testGpu();
     const model = new UResNet(ctx, { depth: 3, filters: 8 });
     const trainer = new UResNetTrainer(model);
@@ -88,7 +88,21 @@ describe('per-step host counts after warm-up', () => {
     });
     expect(c.kernels['core.leaky_relu']).toBeUndefined(); // fused into the BatchNorm
     expect(c.kernels['core.copy']).toBeUndefined(); // residual gradients are shared, not copied
-    expect(c.dispatches).toBe(374);
+    // Implicit-GEMM convs: one dispatch per forward (25) and per input
+    // gradient (24: not into the input features), dW as one dispatch plus the
+    // chunk sum. The maps are new each step, so each sorts its rows once:
+    // 3 submanifold maps × 4 radix passes (27-bit masks; both tables share
+    // one order) + 2 strided maps × 2 tables × 1 pass (8-bit masks), two
+    // dispatches per pass; and 7 pair-list compactions for the dW.
+    expect(c.kernels).toMatchObject({
+      'sparse.conv_igemm': 49,
+      'sparse.conv_igemm_dw': 25,
+      'sparse.sum_chunks': 25,
+      'sparse.order_count': 16,
+      'sparse.order_scatter': 16,
+      'sparse.pair_compact': 7,
+    });
+    expect(c.dispatches).toBe(354);
     trainer.dispose();
     model.dispose();
   });

@@ -1,13 +1,14 @@
-// Shared by the sparse-conv GPU tests (conv.test.ts, conv-pairs.test.ts): a
-// random f32-representable case, a GPU run with gradients, and the
-// comparison of forward, dX, dW and db with the float64 reference.
+// Shared by the sparse-conv GPU tests (conv.test.ts, conv-pairs.test.ts,
+// conv-igemm.test.ts): a random f32-representable case, a GPU run with
+// gradients, the comparison of forward, dX, dW and db with the float64
+// reference, adversarial sites and random maps.
 import { expect } from 'vitest';
 import { backward } from '../../src/autodiff/tape.js';
 import { tensor, type Tensor } from '../../src/runtime/tensor.js';
 import type { KernelMap } from '../../src/kernels/sparse/kernel-map.reference.js';
 import { sparseConvBackward, sparseConvForward } from '../../src/kernels/sparse/conv.reference.js';
 import { testGpu } from '../helpers/gpu.js';
-import { f32, randomFeats, relToMax, rng } from './sparse-data.js';
+import { batchEvents, f32, randomCloud, randomFeats, relToMax, rng, shuffleRows, straightTrack, type Rng } from './sparse-data.js';
 
 /** Inputs of one conv test, values exactly representable in f32. */
 export interface Case {
@@ -82,4 +83,43 @@ export async function checkAgainstReference(
   expect(relToMax(got.dW, refG.gradWeight), 'dW').toBeLessThan(tol.grad);
   expect(relToMax(got.db, refG.gradBias), 'db').toBeLessThan(tol.grad);
   return got;
+}
+
+/** Sites at cube corners of 3×3×3 (fully dense) blocks, isolated voxels and a track, one batch item each. */
+export function adversarialCoords(seed: number): Int32Array {
+  const r = rng(seed);
+  const block = (x0: number, y0: number, z0: number, e: number): number[] => {
+    const rows: number[] = [];
+    for (let x = 0; x < e; x++) for (let y = 0; y < e; y++) for (let z = 0; z < e; z++) rows.push(0, x0 + x, y0 + y, z0 + z);
+    return rows;
+  };
+  const dense = Int32Array.from([...block(10, 10, 10, 3), ...block(20, 10, 10, 4), ...block(30, 30, 30, 5)]);
+  // Isolated voxels: on a lattice of spacing 4, no two within reach of a 3×3×3 kernel.
+  const iso: number[] = [];
+  for (let i = 0; i < 60; i++) iso.push(0, 4 * (i % 8), 4 * Math.floor(i / 8), 40);
+  const evs = [dense, Int32Array.from(iso), straightTrack(r, 3, 48, 40), randomCloud(r, 3, 12, 0.05)];
+  return shuffleRows(r, batchEvents(evs, 3), 4).coords;
+}
+
+/** A random map with at most one pair per (output, offset) and per (input, offset); many rows have none. */
+export function randomMap(r: Rng, numIn: number, numOut: number, v: number, density: number): KernelMap {
+  const pairStart = new Int32Array(v + 1);
+  const ins: number[] = [];
+  const outs: number[] = [];
+  for (let k = 0; k < v; k++) {
+    const perm = Array.from({ length: numIn }, (_, i) => i);
+    for (let i = numIn - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+    }
+    let next = 0;
+    for (let o = 0; o < numOut && next < numIn; o++) {
+      if (r() < density) {
+        ins.push(perm[next++]!);
+        outs.push(o);
+      }
+    }
+    pairStart[k + 1] = ins.length;
+  }
+  return { dim: 3, kernelSize: [v, 1, 1], kernelVolume: v, numIn, numOut, pairStart, inRow: Int32Array.from(ins), outRow: Int32Array.from(outs) };
 }

@@ -9,7 +9,6 @@ import { sizeClass } from '../../src/runtime/pool.js';
 import { tensor, type Tensor } from '../../src/runtime/tensor.js';
 import type { SpatialDim } from '../../src/kernels/sparse/coords.js';
 import {
-  type KernelMap,
   buildStridedMap,
   buildSubmanifoldMap,
   buildTransposedMap,
@@ -29,28 +28,12 @@ import {
 import { stridedCoordinateSet, submanifoldMap } from '../../src/kernels/sparse/kernel-map.js';
 import { CoordinateSet, SparseTensor, type GpuKernelMap } from '../../src/kernels/sparse/sparse-tensor.js';
 import { testGpu } from '../helpers/gpu.js';
-import { checkAgainstReference, randomCase, runConv } from './conv-cases.js';
-import { batchEvents, convEvents, randomCloud, relToMax, rng, shuffleRows, straightTrack, type Rng } from './sparse-data.js';
+import { adversarialCoords, checkAgainstReference, randomCase, randomMap, runConv } from './conv-cases.js';
+import { convEvents, relToMax, rng } from './sparse-data.js';
 
 beforeEach(() => setSparseConvAlgorithm('pairs'));
 afterEach(() => setSparseConvAlgorithm('pairs'));
 
-
-/** Sites at cube corners of 3×3×3 (fully dense) blocks, isolated voxels and a track, one batch item each. */
-function adversarialCoords(seed: number): Int32Array {
-  const r = rng(seed);
-  const block = (x0: number, y0: number, z0: number, e: number): number[] => {
-    const rows: number[] = [];
-    for (let x = 0; x < e; x++) for (let y = 0; y < e; y++) for (let z = 0; z < e; z++) rows.push(0, x0 + x, y0 + y, z0 + z);
-    return rows;
-  };
-  const dense = Int32Array.from([...block(10, 10, 10, 3), ...block(20, 10, 10, 4), ...block(30, 30, 30, 5)]);
-  // Isolated voxels: on a lattice of spacing 4, no two within reach of a 3×3×3 kernel.
-  const iso: number[] = [];
-  for (let i = 0; i < 60; i++) iso.push(0, 4 * (i % 8), 4 * Math.floor(i / 8), 40);
-  const evs = [dense, Int32Array.from(iso), straightTrack(r, 3, 48, 40), randomCloud(r, 3, 12, 0.05)];
-  return shuffleRows(r, batchEvents(evs, 3), 4).coords;
-}
 
 /** Runs `fn` under an algorithm, restoring 'pairs' afterwards. */
 async function under<T>(a: SparseConvAlgorithm, fn: () => Promise<T>): Promise<T> {
@@ -63,7 +46,7 @@ async function under<T>(a: SparseConvAlgorithm, fn: () => Promise<T>): Promise<T
 }
 
 describe("algorithm selection", () => {
-  it("defaults to 'pairs' and rejects unknown names", () => {
+  it("switches between 'pairs' and 'output-tile' and rejects unknown names", () => {
     expect(getSparseConvAlgorithm()).toBe('pairs');
     setSparseConvAlgorithm('output-tile');
     expect(getSparseConvAlgorithm()).toBe('output-tile');
@@ -75,9 +58,9 @@ describe("algorithm selection", () => {
       expect(() => setSparseConvAlgorithm('pairs', { pairStagingBytes: bad })).toThrow(/options.pairStagingBytes = .*whole number of bytes ≥ 0/);
     }
     // A refused call changes nothing; a call without options restores the defaults.
-    expect([getSparseConvAlgorithm(), getSparseConvAlgorithmOptions()]).toEqual(['output-tile', { pairStagingBytes: 0 }]);
+    expect([getSparseConvAlgorithm(), getSparseConvAlgorithmOptions()]).toEqual(['output-tile', { pairStagingBytes: 0, tiles: {} }]);
     setSparseConvAlgorithm('pairs');
-    expect([getSparseConvAlgorithm(), getSparseConvAlgorithmOptions()]).toEqual(['pairs', { pairStagingBytes: 64 * 1024 * 1024 }]);
+    expect([getSparseConvAlgorithm(), getSparseConvAlgorithmOptions()]).toEqual(['pairs', { pairStagingBytes: 64 * 1024 * 1024, tiles: {} }]);
   });
 });
 
@@ -134,29 +117,6 @@ describe("'pairs' strided and transposed conv vs float64 reference", () => {
     fineSet.dispose();
   });
 });
-
-/** A random map with at most one pair per (output, offset) and per (input, offset); many rows have none. */
-function randomMap(r: Rng, numIn: number, numOut: number, v: number, density: number): KernelMap {
-  const pairStart = new Int32Array(v + 1);
-  const ins: number[] = [];
-  const outs: number[] = [];
-  for (let k = 0; k < v; k++) {
-    const perm = Array.from({ length: numIn }, (_, i) => i);
-    for (let i = numIn - 1; i > 0; i--) {
-      const j = Math.floor(r() * (i + 1));
-      [perm[i], perm[j]] = [perm[j]!, perm[i]!];
-    }
-    let next = 0;
-    for (let o = 0; o < numOut && next < numIn; o++) {
-      if (r() < density) {
-        ins.push(perm[next++]!);
-        outs.push(o);
-      }
-    }
-    pairStart[k + 1] = ins.length;
-  }
-  return { dim: 3, kernelSize: [v, 1, 1], kernelVolume: v, numIn, numOut, pairStart, inRow: Int32Array.from(ins), outRow: Int32Array.from(outs) };
-}
 
 describe("'pairs' on a host-built GpuKernelMap (pair lists built per call, not cached)", () => {
   it.each([
@@ -224,7 +184,7 @@ describe("'pairs' determinism, agreement with 'output-tile', caching, leaks", ()
       // offsets (27 = 5·5 + 2 and 3·8 + 3), so uneven last groups are covered.
       for (const budget of [0, 5 * 4 * set.n * cout]) {
         setSparseConvAlgorithm('pairs', { pairStagingBytes: budget });
-        expect(getSparseConvAlgorithmOptions()).toEqual({ pairStagingBytes: budget });
+        expect(getSparseConvAlgorithmOptions()).toEqual({ pairStagingBytes: budget, tiles: {} });
         const other = await runConv(set.n, set.n, 27, cin, cout, c, run);
         other.bits.forEach((t, i) => expect(t, `budget ${budget}, output ${i}`).toEqual(staged.bits[i]));
       }

@@ -36,6 +36,7 @@ import {
   type StridedMapGpuOptions,
 } from './kernel-map.js';
 import { SparseTensor, type CoordinateSet, type GpuKernelMap } from './sparse-tensor.js';
+import { buildRowOrder, checkIgemmTiles, igemmConv, igemmWeightGradPartial, tilesFor, type IgemmTiles, type RowOrder } from './igemm.js';
 
 const source = wgsl('sparse/conv');
 const gatherSpec: KernelSpec = { name: 'sparse.conv_gather', source, entryPoint: 'conv_gather' };
@@ -53,10 +54,10 @@ const dwPairsSpec: KernelSpec = { name: 'sparse.conv_dw_pairs', source: pairsSou
  * Algorithm of the sparse convolution forward and input gradient (see
  * {@link setSparseConvAlgorithm}).
  */
-export type SparseConvAlgorithm = 'output-tile' | 'pairs';
+export type SparseConvAlgorithm = 'implicit-gemm' | 'pairs' | 'output-tile';
 
-const ALGORITHMS: readonly SparseConvAlgorithm[] = ['output-tile', 'pairs'];
-let convAlgorithm: SparseConvAlgorithm = 'pairs';
+const ALGORITHMS: readonly SparseConvAlgorithm[] = ['implicit-gemm', 'pairs', 'output-tile'];
+let convAlgorithm: SparseConvAlgorithm = 'implicit-gemm';
 
 /**
  * Selects how sparse convolutions compute their forward, input gradient and
@@ -102,8 +103,15 @@ export function setSparseConvAlgorithm(algorithm: SparseConvAlgorithm, options: 
       `setSparseConvAlgorithm: options.pairStagingBytes = ${show(options.pairStagingBytes)}; pass a whole number of bytes ≥ 0 (0: one dispatch per offset; default ${DEFAULT_PAIR_STAGING_BYTES})`,
     );
   }
+  const known = ['pairStagingBytes', 'tiles'];
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new InputValueError(`setSparseConvAlgorithm: unknown option ${show(key)}; the options are ${known.join(', ')}`);
+  }
+  const tiles = options.tiles ?? null;
+  if (tiles !== null) checkIgemmTiles('setSparseConvAlgorithm', tiles, Infinity, true);
   convAlgorithm = algorithm;
   pairStagingBytes = staging;
+  tileOverrides = tiles;
 }
 
 /** Options of {@link setSparseConvAlgorithm}; omitted fields take their defaults. */
@@ -117,6 +125,12 @@ export interface SparseConvAlgorithmOptions {
    * way; only the number of launches and the transient memory change.
    */
   readonly pairStagingBytes?: number;
+  /**
+   * `'implicit-gemm'` only: tile fields to use instead of the tuned or default
+   * ones (see {@link IgemmTiles}; omitted fields keep theirs). Every tile
+   * configuration gives bitwise-identical results; only the speed changes.
+   */
+  readonly tiles?: Partial<IgemmTiles>;
 }
 
 /** The current sparse convolution algorithm (see {@link setSparseConvAlgorithm} and {@link getSparseConvAlgorithmOptions}). */
@@ -220,10 +234,11 @@ function pairsUniform(p: {
 /** Default budget of the staging buffer of the staged 'pairs' conv (see conv-pairs.wgsl). */
 const DEFAULT_PAIR_STAGING_BYTES = 64 * 1024 * 1024;
 let pairStagingBytes = DEFAULT_PAIR_STAGING_BYTES;
+let tileOverrides: Partial<IgemmTiles> | null = null;
 
 /** The current options of the sparse convolution (see {@link setSparseConvAlgorithm}). */
 export function getSparseConvAlgorithmOptions(): Required<SparseConvAlgorithmOptions> {
-  return { pairStagingBytes };
+  return { pairStagingBytes, tiles: { ...tileOverrides } };
 }
 
 /**
@@ -233,10 +248,25 @@ export function getSparseConvAlgorithmOptions(): Required<SparseConvAlgorithmOpt
  */
 function pairListsOf(table: Tensor, rows: number, kernelVolume: number, map: GpuKernelMap | undefined): { lists: PairLists; release(): void } {
   if (map instanceof KernelMapGpu) {
-    return { lists: map.derivedFor(table, () => buildPairLists(table, rows, kernelVolume)), release: () => {} };
+    return { lists: map.derivedFor(table, 'pair-lists', () => buildPairLists(table, rows, kernelVolume)), release: () => {} };
   }
   const lists = buildPairLists(table, rows, kernelVolume);
   return { lists, release: () => lists.dispose() };
+}
+
+/** The mask row order of `table` for the implicit GEMM, cached on `map` like {@link pairListsOf}. */
+function rowOrderOf(table: Tensor, rows: number, kernelVolume: number, map: GpuKernelMap | undefined): { order: RowOrder; release(): void } {
+  if (map instanceof KernelMapGpu) {
+    if (map.mirrored) {
+      // Both tables of a submanifold map share one sort (see buildRowOrder).
+      const os = map.outputStationary;
+      const order = map.derivedFor(os, 'row-order', () => buildRowOrder(os, rows, kernelVolume, true));
+      return { order: table === os ? order : order.mirror!, release: () => {} };
+    }
+    return { order: map.derivedFor(table, 'row-order', () => buildRowOrder(table, rows, kernelVolume)), release: () => {} };
+  }
+  const order = buildRowOrder(table, rows, kernelVolume);
+  return { order, release: () => order.dispose() };
 }
 
 /** The 'pairs' algorithm of {@link gatherConv}. */
@@ -337,6 +367,15 @@ export function gatherConv(
   const ctx = src.ctx;
   const out = empty(ctx, [rows, cout]);
   if (rows === 0 || cout === 0) return out;
+  if (convAlgorithm === 'implicit-gemm') {
+    const { order, release } = rowOrderOf(table, rows, kernelVolume, map);
+    try {
+      igemmConv(src, table, order, weight, bias, rows, cin, cout, kernelVolume, transW, tilesFor(ctx, cin, cout, tileOverrides), out);
+    } finally {
+      release();
+    }
+    return out;
+  }
   if (convAlgorithm === 'pairs') {
     pairsConv(src, table, weight, bias, rows, cin, cout, kernelVolume, transW, map, out);
     return out;
@@ -408,7 +447,14 @@ export function weightGrad(
   const grid: [number, number, number] = [Math.ceil(cout / tc), Math.ceil(cin / tc), kernelVolume * numChunks];
   const partial = empty(ctx, [numChunks * total]);
   try {
-    if (convAlgorithm === 'pairs') {
+    if (convAlgorithm === 'implicit-gemm') {
+      const { lists, release } = pairListsOf(table, rows, kernelVolume, map);
+      try {
+        igemmWeightGradPartial(feats, grad, lists, rows, cin, cout, kernelVolume, chunkRows, numChunks, tilesFor(ctx, cin, cout, tileOverrides), partial);
+      } finally {
+        release();
+      }
+    } else if (convAlgorithm === 'pairs') {
       const { lists, release } = pairListsOf(table, rows, kernelVolume, map);
       try {
         ctx.run(

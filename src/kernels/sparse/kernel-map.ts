@@ -166,24 +166,32 @@ export class KernelMapGpu implements GpuKernelMap {
     readonly inputStationary: Tensor,
     private readonly owner: boolean,
     /** Structures derived from one of the tables, shared with transposed views, freed by the owner. */
-    private readonly derived: Map<Tensor, { dispose(): void }> = new Map(),
+    private readonly derived: Map<Tensor, Map<string, { dispose(): void }>> = new Map(),
+    /** True for submanifold maps: inputStationary[r, k] = outputStationary[r, V − 1 − k]. */
+    readonly mirrored = false,
   ) {}
 
   /**
    * @internal A structure derived from `table` (one of this map's two
-   * tables), built by `make` on first use and cached: the 'pairs' conv
-   * algorithm's per-offset pair lists. Shared with the map's transposed views
+   * tables) and named by `kind`, built by `make` on first use and cached:
+   * the per-offset pair lists and the mask row order of the sparse conv
+   * algorithms. Shared with the map's transposed views
    * (which reuse the same tables) and disposed with the owning map; `make`
    * must `keep()` the tensors it creates so that scopes leave them alone.
    */
-  derivedFor<T extends { dispose(): void }>(table: Tensor, make: () => T): T {
+  derivedFor<T extends { dispose(): void }>(table: Tensor, kind: string, make: () => T): T {
     if (table !== this.outputStationary && table !== this.inputStationary) {
       throw new InputValueError('KernelMapGpu.derivedFor: the table is not one of this map\'s tables');
     }
-    let v = this.derived.get(table) as T | undefined;
+    let byKind = this.derived.get(table);
+    if (!byKind) {
+      byKind = new Map();
+      this.derived.set(table, byKind);
+    }
+    let v = byKind.get(kind) as T | undefined;
     if (!v) {
       v = make();
-      this.derived.set(table, v);
+      byKind.set(kind, v);
     }
     return v;
   }
@@ -222,7 +230,7 @@ export class KernelMapGpu implements GpuKernelMap {
 
   dispose(): void {
     if (!this.owner) return;
-    for (const v of this.derived.values()) v.dispose();
+    for (const byKind of this.derived.values()) for (const v of byKind.values()) v.dispose();
     this.derived.clear();
     this.outputStationary.dispose();
     this.inputStationary.dispose();
@@ -312,7 +320,7 @@ export function submanifoldMap(
       },
       n * Math.max(half, 1),
     );
-    return new KernelMapGpu(v, n, n, os, ins, true);
+    return new KernelMapGpu(v, n, n, os, ins, true, new Map(), true);
   });
 }
 
