@@ -15,6 +15,8 @@
 //   URESNET_REPS     default 2
 //   URESNET_FAST     "1": one sample per case (smoke run)
 //   URESNET_SKIP_FB  "1": forward only
+//   URESNET_ALGORITHMS  sparse conv algorithms to compare, default "implicit-gemm,pairs"
+//                    (the first is the library default; the rows are labelled by algorithm)
 //   URESNET_STAGING  staging budgets of the 'pairs' conv to compare, bytes or "default" (64 MiB);
 //                    default "default" on a software adapter, "default,0" on hardware
 import { noGrad, backward } from '../dist/autodiff/tape.js';
@@ -38,7 +40,14 @@ const soft = ctx.adapter.isSoftware;
 // Staging budgets of the 'pairs' conv to compare ('default' = 64 MiB groups, 0 = one dispatch per offset; same
 // bits either way). The grouping exists to save GPU launches, so hardware adapters measure both by default.
 const stagings = (process.env.URESNET_STAGING ?? (soft ? 'default' : 'default,0')).split(',').map((v) => (v === 'default' ? undefined : Number(v)));
-const stagingImpl = (b) => (b === undefined ? 'ghostgrad' : b === 0 ? 'ghostgrad per-offset' : `ghostgrad staging ${(b / 2 ** 20).toFixed(0)} MiB`);
+const stagingImpl = (b) => (b === undefined ? 'ghostgrad pairs' : b === 0 ? 'ghostgrad pairs per-offset' : `ghostgrad pairs staging ${(b / 2 ** 20).toFixed(0)} MiB`);
+const algorithms = (process.env.URESNET_ALGORITHMS ?? 'implicit-gemm,pairs').split(',');
+// One run per algorithm, and per staging budget for 'pairs'.
+const variants = algorithms.flatMap((algorithm) =>
+  algorithm === 'pairs'
+    ? stagings.map((pairStagingBytes) => ({ algorithm, options: { pairStagingBytes }, impl: stagingImpl(pairStagingBytes) }))
+    : [{ algorithm, options: {}, impl: algorithm === 'implicit-gemm' ? 'ghostgrad' : `ghostgrad ${algorithm}` }],
+);
 const opts = fast ? { minSamples: 1, maxTime: 0.01 } : soft ? { minSamples: 2, maxTime: 5 } : { minSamples: 10, maxTime: 5 };
 const mb = (b) => b / 2 ** 20;
 
@@ -147,12 +156,12 @@ for (const [voxels, batch] of cases) {
     rows.push({ impl, mode, voxels: n, batch, wallMs: wall.meanMs, kernelMs: kernel, peakMB: mb(peak), samples: wall.samples, rme: wall.rmePercent });
     console.error(`${impl} ${mode} ${n} voxels × batch ${batch}: ${wall.meanMs.toFixed(1)} ms wall, kernel ${kernel?.toFixed(1) ?? 'n/a'} ms, peak ${mb(peak).toFixed(1)} MiB`);
   };
-  for (const pairStagingBytes of stagings) {
-    setSparseConvAlgorithm('pairs', { pairStagingBytes });
-    await measure('forward', fwd, stagingImpl(pairStagingBytes));
-    if (!skipFb) await measure('forward+backward', fb, stagingImpl(pairStagingBytes));
+  for (const { algorithm, options, impl } of variants) {
+    setSparseConvAlgorithm(algorithm, options);
+    await measure('forward', fwd, impl);
+    if (!skipFb) await measure('forward+backward', fb, impl);
   }
-  setSparseConvAlgorithm('pairs');
+  setSparseConvAlgorithm('implicit-gemm');
   if (!torch?.unavailable) torch = runTorch(data, batch);
 }
 const params = model.numParameters();
@@ -165,7 +174,7 @@ writeResults('uresnet', {
   notes: [
     `U-ResNet depth ${depth}, filters ${filters}, reps ${reps} (${params} parameters), f32, 5 classes; events from src/events (default preset), cropped to the voxel count.`,
     `forward: eval mode under noGrad, logits read back. ${soft ? 'Software adapter: few samples, figures are indicative only.' : ''}` + ' forward+backward: training-mode BatchNorm, cross-entropy, backward to every parameter (no optimizer step), one gradient read back.',
-    "Sparse convs use the 'pairs' algorithm. impl 'ghostgrad': consecutive offsets grouped into one dispatch while their products fit 64 MiB of staging; 'ghostgrad per-offset': one read-add-write dispatch per offset (pairStagingBytes 0). Both give the same bits. URESNET_STAGING picks the budgets.",
+    `Sparse conv algorithms (URESNET_ALGORITHMS, same process, same events): impl 'ghostgrad' is the default 'implicit-gemm' (one dispatch per conv forward and per input gradient over mask-sorted rows); 'ghostgrad pairs': per-offset gather–GEMM–scatter with consecutive offsets grouped while their products fit 64 MiB of staging; 'ghostgrad pairs per-offset': one read-add-write dispatch per offset (pairStagingBytes 0). All give the same bits. URESNET_STAGING picks the 'pairs' budgets.`,
     'Each call builds a fresh coordinate set, hash tables and kernel maps (as a training step does). peakMB: peak of live GPU tensor bytes during one call, above what was live before it (weights excluded).',
     'kernelMs: sum of GPU timestamp-query time over all dispatches of one call (n/a where the adapter lacks timestamp-query). On a software adapter it can exceed wallMs: CPU contention and per-dispatch timestamps distort it.',
     'Published H200 figures for comparison (bf16, ResNet encoder, not a U-ResNet, other software): 5k voxels fwd+bwd spconv 6.8 ms, MinkowskiEngine 15.5 ms; 57k voxels fwd+bwd WarpConvNet 34.9 ms, MinkowskiEngine 72.1 ms. These are not run here; compare only on the same GPU class, and note the precision and network differ.',

@@ -20,6 +20,9 @@ import {
   sparseConvFeatures,
   sparseConvTranspose,
   submanifoldConv,
+  setSparseConvTuning,
+  sparseConvTuning,
+  tuneSparseConv,
 } from '../../src/kernels/sparse/index.js';
 import { stridedCoordinateSet, stridedMap, submanifoldMap } from '../../src/kernels/sparse/kernel-map.js';
 import { CoordinateSet, SparseTensor, type GpuKernelMap } from '../../src/kernels/sparse/sparse-tensor.js';
@@ -32,10 +35,10 @@ afterEach(() => setSparseConvAlgorithm('implicit-gemm'));
 
 /** Tile configurations that cover each field's extremes (all must give the same bits). */
 const TILES: Partial<IgemmTiles>[] = [
-  { wg: 16, rows: 1, nb4: 1, dwWg: 16, dwRows: 1, dwNb4: 1 },
-  { wg: 64, rows: 4, nb4: 4, dwWg: 64, dwRows: 8, dwNb4: 4 },
-  { wg: 128, rows: 8, nb4: 2, dwWg: 32, dwRows: 3, dwNb4: 2 },
-  { wg: 256, rows: 3, nb4: 3, dwWg: 256, dwRows: 2, dwNb4: 3 },
+  { wg: 16, rows: 1, nb4: 1, laneOffsets: false, dwWg: 16, dwRows: 1, dwNb4: 1 },
+  { wg: 64, rows: 4, nb4: 4, laneOffsets: true, dwWg: 64, dwRows: 8, dwNb4: 4 },
+  { wg: 128, rows: 8, nb4: 2, laneOffsets: false, dwWg: 32, dwRows: 3, dwNb4: 2 },
+  { wg: 256, rows: 3, nb4: 3, laneOffsets: true, dwWg: 256, dwRows: 2, dwNb4: 3 },
 ];
 
 /** Runs `fn` under an algorithm (and tiles), restoring the default afterwards. */
@@ -278,6 +281,7 @@ describe('algorithm selection and tile options', () => {
       [{ nb4: 1.5 }, /tiles.nb4 = 1.5/],
       [{ wg: 8 }, /tiles.wg = 8/],
       [{ dwRows: -1 }, /tiles.dwRows = -1/],
+      [{ laneOffsets: 1 }, /tiles.laneOffsets = 1; pass true or false/],
       [{ colums: 4 }, /unknown tile field "colums"/],
       [5, /tiles = 5; pass an object/],
     ];
@@ -305,5 +309,62 @@ describe('algorithm selection and tile options', () => {
     w.dispose();
     f.dispose();
     set.dispose();
+  });
+});
+
+describe('tuneSparseConv', () => {
+  it('records each shape class of a workload, keeps the fastest tiles, and results stay bitwise the same', async () => {
+    const ctx = await testGpu();
+    setSparseConvTuning(ctx, null);
+    const set = new CoordinateSet(ctx, 3, convEvents(21, 3, 64, 1500));
+    const c = randomCase(22, set.n, set.n, 27, 8, 12);
+    const run = (x: Tensor, w: Tensor, b: Tensor): Tensor => submanifoldConv(new SparseTensor(set, x), w, { bias: b }).feats;
+    const before = await runConv(set.n, set.n, 27, 8, 12, c, run);
+    await ctx.sync();
+    const live = ctx.stats().liveBytes;
+    const entries = await tuneSparseConv(ctx, () => runConv(set.n, set.n, 27, 8, 12, c, run), { minMs: 0, maxReps: 1 });
+    await ctx.sync();
+    expect(ctx.stats().liveBytes).toBe(live); // the input copies are freed
+    const rows = Math.ceil(Math.log2(set.n));
+    expect(entries.map((e) => e.key).sort()).toEqual(
+      [`forward:V27:rows${rows}:8->12`, `inputGrad:V27:rows${rows}:12->8`, `weightGrad:V27:rows${rows}:8->12`].sort(),
+    );
+    for (const e of entries) {
+      expect(e.candidates).toBeGreaterThan(1);
+      expect(e.ms).toBeLessThanOrEqual(e.defaultMs);
+    }
+    expect(sparseConvTuning(ctx).map((e) => e.key).sort()).toEqual(entries.map((e) => e.key).sort());
+    // Tuned or not, the same bits.
+    expectSameBits(await runConv(set.n, set.n, 27, 8, 12, c, run), before, 'tuned');
+    // Any table (here: every class on the smallest tiles) gives them too.
+    const smallest = { wg: 16, rows: 1, nb4: 1, laneOffsets: false, dwWg: 16, dwRows: 1, dwNb4: 1 };
+    setSparseConvTuning(ctx, entries.map((e) => ({ key: e.key, tiles: smallest })));
+    expect(sparseConvTuning(ctx).every((e) => JSON.stringify(e.tiles) === JSON.stringify(smallest))).toBe(true);
+    expectSameBits(await runConv(set.n, set.n, 27, 8, 12, c, run), before, 'restored table');
+    setSparseConvTuning(ctx, null);
+    expect(sparseConvTuning(ctx)).toEqual([]);
+    set.dispose();
+  });
+
+  it('refuses bad tables and options without changing anything', async () => {
+    const ctx = await testGpu();
+    const good = { key: 'forward:V27:rows10:16->16', tiles: { wg: 64, rows: 4, nb4: 2, laneOffsets: true, dwWg: 64, dwRows: 8, dwNb4: 4 } };
+    setSparseConvTuning(ctx, [good]);
+    expect(() => setSparseConvTuning(ctx, [good, { key: 'fwd:27', tiles: good.tiles }])).toThrow(/entries\[1\].key = "fwd:27"/);
+    expect(() => setSparseConvTuning(ctx, [{ key: good.key, tiles: { ...good.tiles, rows: 0 } }])).toThrow(/entries\[0\]: tiles.rows = 0/);
+    expect(() => setSparseConvTuning(ctx, [{ key: good.key, tiles: { wg: 64 } as IgemmTiles }])).toThrow(/tiles.laneOffsets = undefined/);
+    expect(() => setSparseConvTuning(ctx, {} as never)).toThrow(/pass an array/);
+    expect(sparseConvTuning(ctx)).toEqual([good]);
+    setSparseConvTuning(ctx, null);
+    await expect(tuneSparseConv(ctx, () => {}, { reps: 3 } as never)).rejects.toThrow(/unknown option "reps"/);
+    await expect(tuneSparseConv(ctx, () => {}, { maxReps: 0 })).rejects.toThrow(/options.maxReps = 0/);
+    await expect(tuneSparseConv(ctx, 5 as never)).rejects.toThrow(/workload = 5/);
+    // A workload that throws: the error comes through, nothing is tuned, nothing leaks.
+    await ctx.sync();
+    const live = ctx.stats().liveBytes;
+    await expect(tuneSparseConv(ctx, () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    expect(sparseConvTuning(ctx)).toEqual([]);
+    await ctx.sync();
+    expect(ctx.stats().liveBytes).toBe(live);
   });
 });

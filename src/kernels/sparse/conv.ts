@@ -370,7 +370,8 @@ export function gatherConv(
   if (convAlgorithm === 'implicit-gemm') {
     const { order, release } = rowOrderOf(table, rows, kernelVolume, map);
     try {
-      igemmConv(src, table, order, weight, bias, rows, cin, cout, kernelVolume, transW, tilesFor(ctx, cin, cout, tileOverrides), out);
+      const tiles = tilesFor(ctx, transW ? 'inputGrad' : 'forward', kernelVolume, rows, cin, cout, tileOverrides);
+      igemmConv(src, table, order, weight, bias, rows, cin, cout, kernelVolume, transW, tiles, out);
     } finally {
       release();
     }
@@ -450,7 +451,8 @@ export function weightGrad(
     if (convAlgorithm === 'implicit-gemm') {
       const { lists, release } = pairListsOf(table, rows, kernelVolume, map);
       try {
-        igemmWeightGradPartial(feats, grad, lists, rows, cin, cout, kernelVolume, chunkRows, numChunks, tilesFor(ctx, cin, cout, tileOverrides), partial);
+        const tiles = tilesFor(ctx, 'weightGrad', kernelVolume, rows, cin, cout, tileOverrides);
+        igemmWeightGradPartial(feats, grad, lists, rows, cin, cout, kernelVolume, chunkRows, numChunks, tiles, partial);
       } finally {
         release();
       }

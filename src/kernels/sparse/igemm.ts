@@ -118,6 +118,14 @@ export interface IgemmTiles {
   readonly rows: number;
   /** Output channels per invocation, in fours: 1–4 (4–16 channels). */
   readonly nb4: number;
+  /**
+   * True: each invocation visits only the offsets its own rows use (on a CPU
+   * adapter every weight load is a gather anyway, so per-invocation offsets
+   * cost nothing and skip the workgroup's other rows' offsets); false: the
+   * workgroup visits the offsets any of its rows uses, so W[k] addresses are
+   * uniform (broadcast loads on a GPU).
+   */
+  readonly laneOffsets: boolean;
   /** Weight gradient: invocations per workgroup. */
   readonly dwWg: number;
   /** Weight gradient: input channels per invocation, 1–8. */
@@ -127,37 +135,122 @@ export interface IgemmTiles {
 }
 
 /**
- * Default tiles for an adapter: on a CPU adapter (lavapipe), several rows per
- * invocation (each load inside a loop is a gather there, so FMAs per load
- * decide); on a GPU, one row per invocation in wide workgroups. Measured on
- * lavapipe (docs/benchmarks.md); {@link tuneSparseConv} measures instead.
+ * Default tiles for an adapter: on a CPU adapter (lavapipe), 4 rows × 8
+ * channels per invocation, each invocation on its own rows' offsets (every
+ * load inside a loop is a gather there, so FMAs per load and skipped offsets
+ * decide; measured in docs/benchmarks.md); on a GPU, one row × 16 channels
+ * per invocation in workgroups of 128 on the workgroup's offsets (not yet
+ * measured on a GPU). `tuneSparseConv` measures instead.
  */
 export function defaultIgemmTiles(ctx: GpuContext, cout: number): IgemmTiles {
-  const nb4 = Math.min(MAX_NB4, Math.max(1, Math.ceil(cout / 4)));
-  if (ctx.adapter.isSoftware) return { wg: 64, rows: 4, nb4, dwWg: 64, dwRows: 8, dwNb4: nb4 };
-  return { wg: 128, rows: 1, nb4, dwWg: 64, dwRows: 1, dwNb4: nb4 };
+  const quads = Math.max(1, Math.ceil(cout / 4));
+  if (ctx.adapter.isSoftware) {
+    return { wg: 64, rows: 4, nb4: Math.min(2, quads), laneOffsets: true, dwWg: 64, dwRows: 8, dwNb4: Math.min(MAX_NB4, quads) };
+  }
+  return { wg: 128, rows: 1, nb4: Math.min(MAX_NB4, quads), laneOffsets: false, dwWg: 64, dwRows: 2, dwNb4: Math.min(MAX_NB4, quads) };
 }
 
-/** Tiles for a conv with `cin` gathered and `cout` output channels on `ctx`: tuned ones when {@link tuneSparseConv} found some for this shape class, else the adapter's defaults. */
-export function tilesFor(ctx: GpuContext, cin: number, cout: number, overrides: Partial<IgemmTiles> | null): IgemmTiles {
-  const base = defaultIgemmTiles(ctx, cout);
+/** The three implicit-GEMM passes of a conv, tuned separately. */
+export type IgemmPass = 'forward' | 'inputGrad' | 'weightGrad';
+
+/**
+ * Shape class of one implicit-GEMM call, the key of tuned tiles: pass,
+ * kernel volume, gathered and output channels, and rows rounded up to a
+ * power of two.
+ */
+export function shapeClassKey(pass: IgemmPass, kernelVolume: number, rows: number, cin: number, cout: number): string {
+  return `${pass}:V${kernelVolume}:rows${rowsClass(rows)}:${cin}->${cout}`;
+}
+
+/** ⌈log2 rows⌉ (0 for one row or none). */
+export function rowsClass(rows: number): number {
+  return rows <= 1 ? 0 : Math.ceil(Math.log2(rows));
+}
+
+/** Tuned tiles per context, by shape class (see `tuneSparseConv`). */
+const tunedTiles = new WeakMap<GpuContext, Map<string, IgemmTiles>>();
+
+/** @internal The tuned-tile table of `ctx` (created empty on first use). */
+export function tunedTilesOf(ctx: GpuContext): Map<string, IgemmTiles> {
+  let m = tunedTiles.get(ctx);
+  if (!m) {
+    m = new Map();
+    tunedTiles.set(ctx, m);
+  }
+  return m;
+}
+
+/** One implicit-GEMM call as the tuner replays it: `run` dispatches it with the given tiles. */
+export interface IgemmCall {
+  readonly pass: IgemmPass;
+  readonly key: string;
+  readonly cout: number;
+  /** Dispatches the call with `tiles` into a scratch output it owns. */
+  run(tiles: IgemmTiles): void;
+  /** Frees the call's copies of its inputs. */
+  release(): void;
+}
+
+/** Per-context recorders of implicit-GEMM calls (set while `tuneSparseConv` runs its workload). */
+const recorders = new WeakMap<GpuContext, (call: () => IgemmCall, key: string) => void>();
+
+/** @internal Installs (or with null removes) the recorder of `ctx`'s implicit-GEMM calls. */
+export function setIgemmRecorder(ctx: GpuContext, recorder: ((call: () => IgemmCall, key: string) => void) | null): void {
+  if (recorder) recorders.set(ctx, recorder);
+  else recorders.delete(ctx);
+}
+
+/** A copy of `t` in command order, kept (the caller disposes it). */
+function snapshot(t: Tensor): Tensor {
+  const c = empty(t.ctx, t.shape, t.dtype, { label: `${t.label} (tuning copy)` }).keep();
+  const bytes = Math.ceil(t.byteLength / 4) * 4;
+  if (bytes > 0) t.ctx.commandEncoder().copyBufferToBuffer(t.buffer, t.byteOffset, c.buffer, c.byteOffset, bytes);
+  return c;
+}
+
+/**
+ * Tiles for one implicit-GEMM call on `ctx`: the tuned ones of its shape
+ * class when `tuneSparseConv` found some, else the adapter's defaults; then
+ * the user's overrides (`setSparseConvAlgorithm(…, { tiles })`).
+ */
+export function tilesFor(
+  ctx: GpuContext,
+  pass: IgemmPass,
+  kernelVolume: number,
+  rows: number,
+  cin: number,
+  cout: number,
+  overrides: Partial<IgemmTiles> | null,
+): IgemmTiles {
+  const base = tunedTiles.get(ctx)?.get(shapeClassKey(pass, kernelVolume, rows, cin, cout)) ?? defaultIgemmTiles(ctx, cout);
   if (!overrides) return base;
   const tiles = { ...base, ...overrides };
   checkIgemmTiles('sparse conv tiles', tiles, ctx.limits.maxComputeInvocationsPerWorkgroup);
   return tiles;
 }
 
-/** Checks a tile configuration's fields (from {@link tuneSparseConv} or the user). */
+const TILE_FIELDS = ['wg', 'rows', 'nb4', 'laneOffsets', 'dwWg', 'dwRows', 'dwNb4'] as const;
+
+/**
+ * Checks a tile configuration's fields (from the user or a tuning table);
+ * with `partial`, missing fields are allowed.
+ */
 export function checkIgemmTiles(where: string, t: Partial<IgemmTiles>, maxWorkgroup: number, partial = false): void {
-  if (t === null || typeof t !== 'object') throw new InputValueError(`${where}: tiles = ${show(t)}; pass an object with some of wg, rows, nb4, dwWg, dwRows, dwNb4`);
-  const keys = ['wg', 'rows', 'nb4', 'dwWg', 'dwRows', 'dwNb4'];
-  for (const key of Object.keys(t)) {
-    if (!keys.includes(key)) throw new InputValueError(`${where}: unknown tile field ${show(key)}; the fields are ${keys.join(', ')}`);
+  if (t === null || typeof t !== 'object' || Array.isArray(t)) {
+    throw new InputValueError(`${where}: tiles = ${show(t)}; pass an object with some of ${TILE_FIELDS.join(', ')}`);
   }
-  const check = (key: keyof IgemmTiles, lo: number, hi: number): void => {
+  for (const key of Object.keys(t)) {
+    if (!(TILE_FIELDS as readonly string[]).includes(key)) {
+      throw new InputValueError(`${where}: unknown tile field ${show(key)}; the fields are ${TILE_FIELDS.join(', ')}`);
+    }
+  }
+  if (!(partial && t.laneOffsets === undefined) && typeof t.laneOffsets !== 'boolean') {
+    throw new InputValueError(`${where}: tiles.laneOffsets = ${show(t.laneOffsets)}; pass true or false`);
+  }
+  const check = (key: 'wg' | 'rows' | 'nb4' | 'dwWg' | 'dwRows' | 'dwNb4', lo: number, hi: number): void => {
     const v = t[key];
     if (v === undefined && partial) return;
-    if (!Number.isInteger(v) || v === undefined || v < lo || v > hi) {
+    if (v === undefined || !Number.isInteger(v) || v < lo || v > hi) {
       throw new InputValueError(`${where}: tiles.${key} = ${show(v)}; pass a whole number in [${lo}, ${hi === Infinity ? "the adapter's workgroup limit" : hi}]`);
     }
   };
@@ -194,6 +287,21 @@ export function igemmConv(
   out: Tensor,
 ): void {
   const ctx = src.ctx;
+  const pass: IgemmPass = transW ? 'inputGrad' : 'forward';
+  recorders.get(ctx)?.(() => {
+    // Copies of everything the call reads: the workload may free the originals.
+    const copies = [src, table, order.perm, order.rowMask, weight, ...(bias ? [bias] : [])].map(snapshot);
+    const [s2, t2, p2, m2, w2, b2] = copies;
+    const order2 = new RowOrder(p2!, m2!, order.words, null, false);
+    const scratch = empty(ctx, [rows, cout], 'f32').keep();
+    return {
+      pass,
+      key: shapeClassKey(pass, kernelVolume, rows, cin, cout),
+      cout,
+      run: (t) => igemmConv(s2!, t2!, order2, w2!, b2 ?? null, rows, cin, cout, kernelVolume, transW, t, scratch),
+      release: () => [...copies, scratch].forEach((c) => c.dispose()),
+    };
+  }, shapeClassKey(pass, kernelVolume, rows, cin, cout));
   const [y, z] = foldTiles(ctx.limits.maxComputeWorkgroupsPerDimension, Math.ceil(rows / (tiles.wg * tiles.rows)));
   ctx.run(
     igemmSpec,
@@ -209,7 +317,7 @@ export function igemmConv(
       out,
     },
     [Math.ceil(cout / (4 * tiles.nb4)), y, z],
-    { WG: tiles.wg, R: tiles.rows, NB4: tiles.nb4, CIN: cin, TRANS_W: transW, VEC_W: !transW && cout % 4 === 0, QUAD_W: transW && cin % 4 === 0 },
+    { WG: tiles.wg, R: tiles.rows, NB4: tiles.nb4, CIN: cin, TRANS_W: transW, VEC_W: !transW && cout % 4 === 0, QUAD_W: transW && cin % 4 === 0, LANE_K: tiles.laneOffsets },
   );
 }
 
@@ -231,6 +339,20 @@ export function igemmWeightGradPartial(
   partial: Tensor,
 ): void {
   const ctx = feats.ctx;
+  const key = shapeClassKey('weightGrad', kernelVolume, rows, cin, cout);
+  recorders.get(ctx)?.(() => {
+    const copies = [feats, grad, lists.pairsOut, lists.pairsIn, lists.pairCount].map(snapshot);
+    const [f2, g2, po, pi, pc] = copies;
+    const scratch = empty(ctx, partial.shape, 'f32').keep();
+    const lists2 = { pairsOut: po!, pairsIn: pi!, pairCount: pc! };
+    return {
+      pass: 'weightGrad',
+      key,
+      cout,
+      run: (t) => igemmWeightGradPartial(f2!, g2!, lists2, rows, cin, cout, kernelVolume, chunkRows, numChunks, t, scratch),
+      release: () => [...copies, scratch].forEach((c) => c.dispose()),
+    };
+  }, key);
   const items = numChunks * kernelVolume * Math.ceil(cin / tiles.dwRows) * Math.ceil(cout / (4 * tiles.dwNb4));
   const groups = Math.ceil(items / tiles.dwWg);
   const [x, y] = foldTiles(ctx.limits.maxComputeWorkgroupsPerDimension, groups);

@@ -57,7 +57,8 @@ export {
   type DedupMode,
 } from './coords.js';
 export { fromMinkowski, fromSparseConvNet, fromSpconv, toMinkowski, toSparseConvNet, toSpconv } from './layout.js';
-// Sparse convolution algorithm selection (output-tile gather or per-offset pairs).
+// Sparse convolution algorithm selection (implicit GEMM, per-offset pairs or
+// output tiles) and the implicit GEMM's tiles and their tuning.
 export {
   getSparseConvAlgorithm,
   getSparseConvAlgorithmOptions,
@@ -65,3 +66,5 @@ export {
   type SparseConvAlgorithm,
   type SparseConvAlgorithmOptions,
 } from './conv.js';
+export type { IgemmPass, IgemmTiles } from './igemm.js';
+export { setSparseConvTuning, sparseConvTuning, tuneSparseConv, type SparseConvTuningEntry, type TuneSparseConvOptions } from './tune.js';

@@ -66,7 +66,8 @@ override NB4: u32 = 4u;         // vec4 of output channels per invocation (≤ M
 override CIN: u32 = 16u;        // gathered channels (conv_igemm)
 override TRANS_W: bool = false;
 override VEC_W: bool = false;   // weight rows load as vec4 (not TRANS_W, cout % 4 = 0)
-override QUAD_W: bool = false;  // TRANS_W with CIN % 4 = 0: Wᵀ loads as vec4 along channels
+override QUAD_W: bool = false;
+override LANE_K: bool = false;  // each invocation visits its own slots' offsets (see header)  // TRANS_W with CIN % 4 = 0: Wᵀ loads as vec4 along channels
 override RA: u32 = 2u;          // dw: input channels per invocation (≤ MAX_R)
 override VEC_G: bool = false;   // dw: gradient rows load as vec4 (cout % 4 = 0)
 
@@ -116,23 +117,28 @@ fn conv_igemm(
   let slot0 = ((wid.y + wid.z * nwg.y) * WG + tid) * R;
   let n0 = wid.x * NB4 * 4u;
 
-  if (tid < MASK_WORDS) { atomicStore(&occ[tid], 0u); }
-  workgroupBarrier();
+  // The offsets to visit: those any slot of the workgroup uses (uniform), or
+  // with LANE_K those of this invocation's own slots.
   var row = array<i32, MAX_R>(-1, -1, -1, -1, -1, -1, -1, -1);
+  var visit = array<u32, MASK_WORDS>();
+  if (!LANE_K && tid < MASK_WORDS) { atomicStore(&occ[tid], 0u); }
+  if (!LANE_K) { workgroupBarrier(); }
   for (var i = 0u; i < R; i++) {
     let slot = slot0 + i;
     if (slot < params.rows) {
       row[i] = perm[slot];
       for (var w = 0u; w < words; w++) {
         let bits = rowMask[slot * words + w];
-        if (bits != 0u) { atomicOr(&occ[w], bits); }
+        visit[w] |= bits;
+        if (!LANE_K && bits != 0u) { atomicOr(&occ[w], bits); }
       }
     }
   }
-  workgroupBarrier();
-  if (tid < MASK_WORDS) { occPlain[tid] = atomicLoad(&occ[tid]); }
-  var used = array<u32, MASK_WORDS>();
-  for (var w = 0u; w < words; w++) { used[w] = workgroupUniformLoad(&occPlain[w]); }
+  if (!LANE_K) {
+    workgroupBarrier();
+    if (tid < MASK_WORDS) { occPlain[tid] = atomicLoad(&occ[tid]); }
+    for (var w = 0u; w < words; w++) { visit[w] = workgroupUniformLoad(&occPlain[w]); }
+  }
 
   var acc = array<array<vec4<f32>, MAX_NB4>, MAX_R>();
   if (params.hasBias == 1u) {
@@ -142,8 +148,13 @@ fn conv_igemm(
       for (var i = 0u; i < R; i++) { acc[i][j] = b; }
     }
   }
-  for (var k = 0u; k < V; k++) {
-    if (((used[k / 32u] >> (k % 32u)) & 1u) == 0u) { continue; }
+  // Ascending k: words in order, bits in order within a word.
+  for (var w = 0u; w < words; w++) {
+   var pending = visit[w];
+   loop {
+    if (pending == 0u) { break; }
+    let k = 32u * w + firstTrailingBit(pending);
+    pending &= pending - 1u;
     var s = array<i32, MAX_R>(-1, -1, -1, -1, -1, -1, -1, -1);
     var anyRow = false;
     for (var i = 0u; i < R; i++) {
@@ -194,6 +205,7 @@ fn conv_igemm(
       let has = s[i] >= 0;
       for (var j = 0u; j < NB4; j++) { acc[i][j] = select(acc[i][j], acc[i][j] + t[i][j], has); }
     }
+   }
   }
 
   for (var i = 0u; i < R; i++) {
