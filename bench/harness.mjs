@@ -244,3 +244,66 @@ export function trackEvent(n, seed, extentFactor) {
   }
   return { coords, extent: max.map((m, a) => m - min[a] + 1), min };
 }
+
+// Register-only FMA throughput of the adapter: every invocation runs 8
+// independent vec4 fma chains for ITERS steps with no memory traffic but one
+// store (so the compiler cannot drop the work). FLOPs = invocations · ITERS ·
+// 8 · 4 lanes · 2 (8 chains: more spill registers on a CPU adapter and measure less). The suites divide their GFLOP/s by this figure.
+const PEAK_WGSL = `
+override ITERS: u32 = 1024u;
+@group(0) @binding(0) var<storage, read_write> sink: array<f32>;
+@compute @workgroup_size(64)
+fn peak_fma(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let s = f32(gid.x) * 1e-7;
+  var a0 = vec4<f32>(s); var a1 = vec4<f32>(s + 1.0); var a2 = vec4<f32>(s + 2.0); var a3 = vec4<f32>(s + 3.0);
+  var a4 = vec4<f32>(s + 4.0); var a5 = vec4<f32>(s + 5.0); var a6 = vec4<f32>(s + 6.0); var a7 = vec4<f32>(s + 7.0);
+  let m = vec4<f32>(0.999999);
+  let c = vec4<f32>(1e-6);
+  for (var i = 0u; i < ITERS; i++) {
+    a0 = fma(a0, m, c); a1 = fma(a1, m, c); a2 = fma(a2, m, c); a3 = fma(a3, m, c);
+    a4 = fma(a4, m, c); a5 = fma(a5, m, c); a6 = fma(a6, m, c); a7 = fma(a7, m, c);
+  }
+  let t = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+  sink[gid.x] = t.x + t.y + t.z + t.w;
+}`;
+
+/**
+ * Measures the adapter's fp32 FMA peak, GFLOP/s: the best of `trials` runs
+ * of a register-only kernel sized to last ≥ 100 ms, timed with GPU
+ * timestamps where the adapter has them (else wall clock around a sync).
+ * PEAK_FP32_GFLOPS overrides the measurement (e.g. a datasheet figure).
+ */
+export async function measurePeakGflops(ctx, { trials = 3 } = {}) {
+  if (process.env.PEAK_FP32_GFLOPS) return { gflops: Number(process.env.PEAK_FP32_GFLOPS), source: 'PEAK_FP32_GFLOPS' };
+  const spec = { name: 'bench.peak_fma', source: PEAK_WGSL, entryPoint: 'peak_fma' };
+  const iters = 1024;
+  let groups = ctx.adapter.isSoftware ? 512 : 16384;
+  const { empty } = await import('../dist/index.js');
+  let best = 0;
+  for (;;) {
+    const sink = empty(ctx, [groups * 64]);
+    const run = async () => {
+      ctx.run(spec, { sink }, [groups], { ITERS: iters });
+      await ctx.sync();
+    };
+    await run();
+    let ms = (await kernelTimeMs(ctx, run, 1)) ?? null;
+    if (ms === null) {
+      const t0 = performance.now();
+      await run();
+      ms = performance.now() - t0;
+    }
+    if (ms < 100 && groups < 1 << 22) {
+      sink.dispose();
+      groups *= Math.min(16, Math.max(2, Math.ceil(100 / Math.max(ms, 0.01))));
+      continue;
+    }
+    for (let t = 0; t < trials; t++) {
+      const k = (await kernelTimeMs(ctx, run, 1)) ?? null;
+      const m = k ?? ms;
+      best = Math.max(best, (groups * 64 * iters * 8 * 4 * 2) / (m * 1e6));
+    }
+    sink.dispose();
+    return { gflops: best, source: `measured (register-only FMA kernel, ${groups * 64} invocations × ${iters} × 8 vec4 FMAs)` };
+  }
+}

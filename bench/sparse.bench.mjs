@@ -15,13 +15,15 @@
 //   SPARSE_EXTENT_FACTOR  cube edge = 2·∛n·factor (default 6: occupancy ~5e-4, track-like);
 //                     smaller factors give denser events and dense grids small enough to run
 //   SPARSE_SUITE      results name under bench/results/ (default "sparse")
+//   SPARSE_ALGORITHMS sparse conv algorithms timed, default "implicit-gemm,pairs" (same process, same data)
 import { tensor } from '../dist/index.js';
 import { backward, noGrad } from '../dist/autodiff/tape.js';
-import { CoordinateSet, countPairs, submanifoldConv, submanifoldMap, SparseTensor } from '../dist/kernels/sparse/index.js';
+import { CoordinateSet, countPairs, setSparseConvAlgorithm, submanifoldConv, submanifoldMap, SparseTensor } from '../dist/kernels/sparse/index.js';
+import { buildRowOrder } from '../dist/kernels/sparse/igemm.js';
 import { denseConvBaseline } from '../dist/kernels/sparse/conv.js';
 import { buildSubmanifoldMap } from '../dist/kernels/sparse/kernel-map.reference.js';
 import { sparseConvForward } from '../dist/kernels/sparse/conv.reference.js';
-import { kernelTimeMs, lcg, machineInfo, setupGpu, timeAsync, trackEvent, writeResults } from './harness.mjs';
+import { kernelTimeMs, lcg, machineInfo, measurePeakGflops, setupGpu, timeAsync, trackEvent, writeResults } from './harness.mjs';
 
 const sizes = (process.env.SPARSE_SIZES ?? '5000,50000,200000').split(',').map(Number);
 const channels = (process.env.SPARSE_CHANNELS ?? '16,32,64').split(',').map(Number);
@@ -29,9 +31,11 @@ const runDense = process.env.SPARSE_DENSE !== '0';
 const fast = process.env.SPARSE_FAST === '1';
 const extentFactor = Number(process.env.SPARSE_EXTENT_FACTOR ?? 6);
 const suite = process.env.SPARSE_SUITE ?? 'sparse';
+const algorithms = (process.env.SPARSE_ALGORITHMS ?? 'implicit-gemm,pairs').split(',');
 
 const { ctx } = await setupGpu();
 const soft = ctx.adapter.isSoftware;
+const peak = await measurePeakGflops(ctx);
 const denseMaxVoxels = Number(process.env.SPARSE_DENSE_MAX_VOXELS ?? (soft ? 2.2e6 : 1.4e8));
 const cpuMax = Number(process.env.SPARSE_CPU_MAX ?? (soft ? 50000 : 5000));
 const opts = fast ? { minSamples: 1, maxTime: 0.01 } : soft ? { minSamples: 2, maxTime: 2 } : { minSamples: 5, maxTime: 3 };
@@ -65,6 +69,20 @@ for (const n of sizes) {
       cpuMs = performance.now() - t0;
     }
     rows.push({ op: 'map build (hash + subm 3³)', voxels: n, C: '', pairs, wallMs: wall.meanMs, kernelMs: kernel, cpuRefMs: cpuMs, samples: wall.samples });
+
+    // The implicit GEMM's row order: a radix sort of the rows by neighbour mask, once per map.
+    const set1 = new CoordinateSet(ctx, 3, coords, { validate: false });
+    const map1 = submanifoldMap(set1, K);
+    const sort = async () => {
+      const order = buildRowOrder(map1.outputStationary, set1.n, V, true);
+      await order.perm.read();
+      order.dispose();
+    };
+    await sort();
+    const wallSort = await timeAsync(`row order ${n}`, sort, opts);
+    const kernelSort = await kernelTimeMs(ctx, sort, fast ? 1 : 3);
+    rows.push({ op: 'row order (mask sort, implicit-gemm)', voxels: n, C: '', pairs, wallMs: wallSort.meanMs, kernelMs: kernelSort, samples: wallSort.samples });
+    set1.dispose();
   }
 
   const set = new CoordinateSet(ctx, 3, coords);
@@ -84,19 +102,14 @@ for (const n of sizes) {
     const freshSet = new CoordinateSet(ctx, 3, coords, { validate: false });
     const x = new SparseTensor(freshSet, tensor(ctx, fHost, [n, c], { requiresGrad: true }));
     const w = tensor(ctx, wHost, [V, c, c], { requiresGrad: true });
+    const gHost = Float32Array.from({ length: n * c }, () => rand() - 0.5);
+    let g = null; // made after the forward's peak memory is taken
     // Inference-style forward: nothing recorded on the tape.
     const fwd = async () => {
       const y = noGrad(() => submanifoldConv(x, w));
       await y.feats.read().then(() => y.feats.dispose());
     };
-    await fwd();
-    const sparsePeak = ctx.stats().peakLiveBytes - live0;
-    const wall = await timeAsync(`fwd ${n} C${c}`, fwd, opts);
-    const kernel = await kernelTimeMs(ctx, fwd, fast ? 1 : 3);
-
     // Forward + backward (dX, dW).
-    const gHost = Float32Array.from({ length: n * c }, () => rand() - 0.5);
-    const g = tensor(ctx, gHost, [n, c]);
     const fb = async () => {
       await ctx.scope(async () => {
         const y = submanifoldConv(x, w);
@@ -108,9 +121,23 @@ for (const n of sizes) {
       w.grad?.dispose();
       w.grad = null;
     };
-    await fb();
-    const wallFb = await timeAsync(`fwd+bwd ${n} C${c}`, fb, opts);
-    const kernelFb = await kernelTimeMs(ctx, fb, fast ? 1 : 3);
+    const timed = [];
+    let sparsePeak = null;
+    for (const algorithm of algorithms) {
+      setSparseConvAlgorithm(algorithm);
+      await fwd();
+      if (sparsePeak === null) {
+        sparsePeak = ctx.stats().peakLiveBytes - live0;
+        g = tensor(ctx, gHost, [n, c]);
+      }
+      const wall = await timeAsync(`fwd ${n} C${c} ${algorithm}`, fwd, opts);
+      const kernel = await kernelTimeMs(ctx, fwd, fast ? 1 : 3);
+      await fb();
+      const wallFb = await timeAsync(`fwd+bwd ${n} C${c} ${algorithm}`, fb, opts);
+      const kernelFb = await kernelTimeMs(ctx, fb, fast ? 1 : 3);
+      timed.push({ algorithm, wall, kernel, wallFb, kernelFb });
+    }
+    setSparseConvAlgorithm('implicit-gemm');
 
     // Dense baseline: same layer over the bounding volume.
     const denseFlops = 2 * voxels * V * c * c;
@@ -144,36 +171,49 @@ for (const n of sizes) {
       sparseConvForward(f64, { map: refMap, weight: w64, bias: null, inChannels: c, outChannels: c });
       cpuMs = performance.now() - t0;
     }
-    const t = kernel ?? wall.meanMs;
-    rows.push({
-      op: 'subm 3³ forward',
-      voxels: n,
-      C: c,
-      pairs,
-      wallMs: wall.meanMs,
-      kernelMs: kernel,
-      gflops: flops / (t * 1e6),
-      peakMB: mb(sparsePeak),
-      denseVolume: extent.join('×'),
-      denseKernelMs: denseMs,
-      denseGflops: denseMs ? denseFlops / (denseMs * 1e6) : null,
-      flopRatio: denseFlops / flops,
-      denseMB: densePeak !== null ? mb(densePeak) : mb(denseBytes),
-      memRatio: (densePeak ?? denseBytes) / sparsePeak,
-      speedup: denseMs ? denseMs / t : null,
-      cpuRefMs: cpuMs,
-      samples: wall.samples,
-    });
-    rows.push({
-      op: 'subm 3³ fwd+bwd',
-      voxels: n,
-      C: c,
-      pairs,
-      wallMs: wallFb.meanMs,
-      kernelMs: kernelFb,
-      gflops: (3 * flops) / ((kernelFb ?? wallFb.meanMs) * 1e6),
-      samples: wallFb.samples,
-    });
+    const pct = (gf) => (peak.gflops > 0 ? (100 * gf) / peak.gflops : null);
+    for (const [i, { algorithm, wall, kernel, wallFb, kernelFb }] of timed.entries()) {
+      const t = kernel ?? wall.meanMs;
+      const gflops = flops / (t * 1e6);
+      rows.push({
+        op: 'subm 3³ forward',
+        algorithm,
+        voxels: n,
+        C: c,
+        pairs,
+        wallMs: wall.meanMs,
+        kernelMs: kernel,
+        gflops,
+        percentOfPeak: pct(gflops),
+        ...(i === 0
+          ? {
+              peakMB: mb(sparsePeak),
+              denseVolume: extent.join('×'),
+              denseKernelMs: denseMs,
+              denseGflops: denseMs ? denseFlops / (denseMs * 1e6) : null,
+              flopRatio: denseFlops / flops,
+              denseMB: densePeak !== null ? mb(densePeak) : mb(denseBytes),
+              memRatio: (densePeak ?? denseBytes) / sparsePeak,
+              speedup: denseMs ? denseMs / t : null,
+              cpuRefMs: cpuMs,
+            }
+          : {}),
+        samples: wall.samples,
+      });
+      const gflopsFb = (3 * flops) / ((kernelFb ?? wallFb.meanMs) * 1e6);
+      rows.push({
+        op: 'subm 3³ fwd+bwd',
+        algorithm,
+        voxels: n,
+        C: c,
+        pairs,
+        wallMs: wallFb.meanMs,
+        kernelMs: kernelFb,
+        gflops: gflopsFb,
+        percentOfPeak: pct(gflopsFb),
+        samples: wallFb.samples,
+      });
+    }
     g.dispose();
     w.dispose();
     x.feats.dispose();
@@ -184,11 +224,13 @@ for (const n of sizes) {
 
 writeResults(suite, {
   rows,
-  columns: ['op', 'voxels', 'C', 'pairs', 'wallMs', 'kernelMs', 'gflops', 'peakMB', 'denseVolume', 'denseKernelMs', 'denseGflops', 'flopRatio', 'denseMB', 'memRatio', 'speedup', 'cpuRefMs', 'samples'],
-  meta: { ...machineInfo(ctx), sizes, channels, extentFactor },
+  columns: ['op', 'algorithm', 'voxels', 'C', 'pairs', 'wallMs', 'kernelMs', 'gflops', 'percentOfPeak', 'peakMB', 'denseVolume', 'denseKernelMs', 'denseGflops', 'flopRatio', 'denseMB', 'memRatio', 'speedup', 'cpuRefMs', 'samples'],
+  meta: { ...machineInfo(ctx), sizes, channels, extentFactor, algorithms, peakGflops: peak.gflops, peakSource: peak.source },
   notes: [
     `Track-like events: straight tracks of 20–200 voxels in a cube of edge 2·∛n·${extentFactor}, one batch item; Cin = Cout = C; kernel 3³, no bias.`,
     'gflops counts only real neighbour pairs: 2·pairs·Cin·Cout per forward (3× that for forward + dX + dW).',
+    `percentOfPeak: gflops against the adapter's fp32 FMA peak in this run, ${peak.gflops.toFixed(1)} GFLOP/s (${peak.source}).`,
+    "algorithm: 'implicit-gemm' (the default: one dispatch per forward / dX over mask-sorted rows) and 'pairs' (per-offset gather–GEMM–scatter) time the same layer on the same data; both give the same bits. The map and its row order / pair lists are cached on the coordinate set, so conv rows exclude them; 'row order' times the mask sort alone.",
     'kernelMs: GPU time from timestamp queries (all dispatches of one call); wallMs: benchmark.js mean incl. submission and readback.',
     'dense: the same tiled WGSL kernel over the bounding volume (neighbours from grid arithmetic), same adapter; flopRatio = dense FLOPs / sparse FLOPs; ' +
       'memRatio = dense peak (input + output + weight) / sparse peak (coords, hash table, both map tables, features, weight, output). ' +
