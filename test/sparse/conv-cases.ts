@@ -7,6 +7,8 @@ import { backward } from '../../src/autodiff/tape.js';
 import { tensor, type Tensor } from '../../src/runtime/tensor.js';
 import type { KernelMap } from '../../src/kernels/sparse/kernel-map.reference.js';
 import { sparseConvBackward, sparseConvForward } from '../../src/kernels/sparse/conv.reference.js';
+import { submanifoldConv } from '../../src/kernels/sparse/conv.js';
+import { CoordinateSet, SparseTensor } from '../../src/kernels/sparse/sparse-tensor.js';
 import { testGpu } from '../helpers/gpu.js';
 import { batchEvents, f32, randomCloud, randomFeats, relToMax, rng, shuffleRows, straightTrack, type Rng } from './sparse-data.js';
 
@@ -122,4 +124,20 @@ export function randomMap(r: Rng, numIn: number, numOut: number, v: number, dens
     pairStart[k + 1] = ins.length;
   }
   return { dim: 3, kernelSize: [v, 1, 1], kernelVolume: v, numIn, numOut, pairStart, inRow: Int32Array.from(ins), outRow: Int32Array.from(outs) };
+}
+
+/** An empty tensor (N = 0) through a submanifold conv with bias: [0, Cout] out, zero weight gradients. */
+export async function checkEmptyConv(): Promise<void> {
+  const ctx = await testGpu();
+  await ctx.scope(async () => {
+    const set = new CoordinateSet(ctx, 3, new Int32Array(0));
+    const x = new SparseTensor(set, tensor(ctx, new Float32Array(0), [0, 4], { requiresGrad: true }));
+    const w = tensor(ctx, new Float32Array(27 * 4 * 3).fill(1), [27, 4, 3], { requiresGrad: true });
+    const b = tensor(ctx, new Float32Array(3).fill(1), [3], { requiresGrad: true });
+    const y = submanifoldConv(x, w, { bias: b });
+    expect(y.feats.shape).toEqual([0, 3]);
+    backward(y.feats, tensor(ctx, new Float32Array(0), [0, 3]));
+    expect(Array.from(await w.grad!.read()).every((v) => v === 0)).toBe(true);
+    set.dispose();
+  });
 }

@@ -28,7 +28,7 @@ import {
 import { stridedCoordinateSet, submanifoldMap } from '../../src/kernels/sparse/kernel-map.js';
 import { CoordinateSet, SparseTensor, type GpuKernelMap } from '../../src/kernels/sparse/sparse-tensor.js';
 import { testGpu } from '../helpers/gpu.js';
-import { adversarialCoords, checkAgainstReference, randomCase, randomMap, runConv } from './conv-cases.js';
+import { adversarialCoords, checkAgainstReference, checkEmptyConv, randomCase, randomMap, runConv } from './conv-cases.js';
 import { convEvents, relToMax, rng } from './sparse-data.js';
 
 beforeEach(() => setSparseConvAlgorithm('pairs'));
@@ -234,18 +234,5 @@ describe("'pairs' determinism, agreement with 'output-tile', caching, leaks", ()
     expect(ctx.stats().liveBytes).toBe(base);
   });
 
-  it('empty tensors: N = 0 gives [0, Cout] and zero weight gradients', async () => {
-    const ctx = await testGpu();
-    await ctx.scope(async () => {
-      const set = new CoordinateSet(ctx, 3, new Int32Array(0));
-      const x = new SparseTensor(set, tensor(ctx, new Float32Array(0), [0, 4], { requiresGrad: true }));
-      const w = tensor(ctx, new Float32Array(27 * 4 * 3).fill(1), [27, 4, 3], { requiresGrad: true });
-      const b = tensor(ctx, new Float32Array(3).fill(1), [3], { requiresGrad: true });
-      const y = submanifoldConv(x, w, { bias: b });
-      expect(y.feats.shape).toEqual([0, 3]);
-      backward(y.feats, tensor(ctx, new Float32Array(0), [0, 3]));
-      expect(Array.from(await w.grad!.read()).every((v) => v === 0)).toBe(true);
-      set.dispose();
-    });
-  });
+  it('empty tensors: N = 0 gives [0, Cout] and zero weight gradients', () => checkEmptyConv());
 });

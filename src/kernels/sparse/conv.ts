@@ -36,7 +36,7 @@ import {
   type StridedMapGpuOptions,
 } from './kernel-map.js';
 import { SparseTensor, type CoordinateSet, type GpuKernelMap } from './sparse-tensor.js';
-import { buildRowOrder, checkIgemmTiles, igemmConv, igemmWeightGradPartial, tilesFor, type IgemmTiles, type RowOrder } from './igemm.js';
+import { buildRowOrder, checkIgemmTiles, foldTiles, igemmConv, igemmWeightGradPartial, tilesFor, type IgemmTiles, type RowOrder } from './igemm.js';
 
 const source = wgsl('sparse/conv');
 const gatherSpec: KernelSpec = { name: 'sparse.conv_gather', source, entryPoint: 'conv_gather' };
@@ -171,12 +171,6 @@ function uniform(p: ConvUniform): Record<string, number> {
 /** Threads along output channels: narrow layers use taller tiles. */
 function threadsX(cout: number): 4 | 8 | 16 {
   return cout <= 16 ? 4 : cout <= 32 ? 8 : 16;
-}
-
-/** Workgroups for `tiles` row tiles: y up to the device limit, the rest in z. */
-function foldTiles(maxPerDim: number, tiles: number): [number, number] {
-  const y = Math.min(tiles, maxPerDim);
-  return [y, Math.ceil(tiles / Math.max(y, 1))];
 }
 
 /** Per-offset pair lists of one kernel-map table (see conv-pairs.wgsl). */

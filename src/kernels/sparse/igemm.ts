@@ -262,8 +262,8 @@ export function checkIgemmTiles(where: string, t: Partial<IgemmTiles>, maxWorkgr
   check('dwNb4', 1, MAX_NB4);
 }
 
-/** Workgroups for `tiles` row tiles: y up to the device limit, the rest in z. */
-function foldTiles(maxPerDim: number, tiles: number): [number, number] {
+/** Workgroups for `tiles` row tiles: y up to the device limit, the rest in z (shared with conv.ts). */
+export function foldTiles(maxPerDim: number, tiles: number): [number, number] {
   const y = Math.max(1, Math.min(tiles, maxPerDim));
   return [y, Math.ceil(tiles / y)];
 }
