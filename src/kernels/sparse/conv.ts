@@ -3,15 +3,15 @@
  * 3D) as tape ops. WGSL: `src/wgsl/sparse/conv.wgsl`; float64 reference:
  * `conv.reference.ts` (same weight layout and offset order).
  *
- * Forward and input gradient are output-stationary gathers over a
+ * Forward and input gradient are output-stationary over a
  * {@link GpuKernelMap} (`outputStationary` for the forward,
  * `inputStationary` with W[k]ᵀ for dX): each output row is written by one
- * thread, with no scatter and no atomics. A second algorithm
- * ('pairs', see {@link setSparseConvAlgorithm}; WGSL
- * `src/wgsl/sparse/conv-pairs.wgsl`) (the default) computes the same two products as a
- * per-offset gather–GEMM–scatter over compacted pair lists, one dispatch per
- * offset in ascending order, and the weight gradient over the same lists.
- * The weight and bias gradients are
+ * invocation, with no scatter and no atomics. Three algorithms (see
+ * {@link setSparseConvAlgorithm}): 'implicit-gemm' (the default; `igemm.ts`,
+ * `src/wgsl/sparse/conv-igemm.wgsl`), one dispatch over all offsets on rows
+ * sorted by neighbour mask; 'pairs' (`src/wgsl/sparse/conv-pairs.wgsl`), a
+ * per-offset gather–GEMM–scatter over compacted pair lists; 'output-tile'
+ * (`conv_gather`), tiles of unsorted rows. The weight and bias gradients are
  * two-pass reductions (per-chunk partials, then a sum in chunk order). Every
  * summation order depends only on shapes, so results are bitwise
  * reproducible run to run.
@@ -63,17 +63,27 @@ let convAlgorithm: SparseConvAlgorithm = 'implicit-gemm';
  * Selects how sparse convolutions compute their forward, input gradient and
  * weight gradient, and with which options (process-wide; read at each
  * dispatch, so it may be changed between calls; every call sets the options
- * too, omitted ones to their defaults). Weight and bias gradients are two-pass reductions
- * (per-chunk partials, then a sum in chunk order) under both; under
- * `'pairs'` the weight gradient visits only the real pairs of each offset.
+ * too, omitted ones to their defaults; unknown option keys are an
+ * `InputValueError`). Weight and bias gradients are two-pass reductions
+ * (per-chunk partials, then a sum in chunk order) under all three; under
+ * `'implicit-gemm'` and `'pairs'` the weight gradient visits only the real
+ * pairs of each offset.
  *
+ * - `'implicit-gemm'` (default): one dispatch for the forward and one for
+ *   dX over all offsets. Each table's rows are sorted once by their
+ *   neighbour mask (a GPU radix sort, cached with the map), and an invocation
+ *   multiplies its rows' offsets only, keeping a per-offset partial sum that
+ *   it adds only where the row has a source: the result is bitwise that of
+ *   `'pairs'`, for every tile configuration (`options.tiles`,
+ *   `tuneSparseConv`). The weight gradient is one dispatch over the pair
+ *   lists plus the chunk sum, again bitwise `'pairs'`'s.
  * - `'output-tile'`: output-stationary gather. A workgroup takes a
  *   tile of output rows and, for every offset that any row of the tile uses,
  *   gathers the tile's neighbour rows (zeros where a row has none) and
  *   multiplies them by W[k] in registers; one writer per output, one pass.
  *   On sparse data (LArTPC tracks: ~4.5 neighbours of 27 per voxel, but
  *   ~18–24 offsets used per tile) most of its multiply-adds are on zeros.
- * - `'pairs'` (default): gather–GEMM–scatter (MinkowskiEngine / spconv style). Per
+ * - `'pairs'`: gather–GEMM–scatter (MinkowskiEngine / spconv style). Per
  *   offset k, a compacted list of the real (input, output) pairs is built
  *   once per kernel-map table and cached with the map (freed by its
  *   `dispose()`); the output is initialised with the bias, then one dispatch
@@ -362,10 +372,15 @@ export function gatherConv(
   const out = empty(ctx, [rows, cout]);
   if (rows === 0 || cout === 0) return out;
   if (convAlgorithm === 'implicit-gemm') {
-    const { order, release } = rowOrderOf(table, rows, kernelVolume, map);
+    let release = (): void => {};
     try {
       const tiles = tilesFor(ctx, transW ? 'inputGrad' : 'forward', kernelVolume, rows, cin, cout, tileOverrides);
-      igemmConv(src, table, order, weight, bias, rows, cin, cout, kernelVolume, transW, tiles, out);
+      const ordered = rowOrderOf(table, rows, kernelVolume, map);
+      release = ordered.release;
+      igemmConv(src, table, ordered.order, weight, bias, rows, cin, cout, kernelVolume, transW, tiles, out);
+    } catch (e) {
+      out.dispose();
+      throw e;
     } finally {
       release();
     }
