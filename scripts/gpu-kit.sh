@@ -11,8 +11,8 @@
 #   scripts/gpu-kit.sh run [suite…]    there, from the repository root, with .gpu-kit,
 #                                      .gl and dist carried: unpacks, finds the NVIDIA
 #                                      Vulkan driver, checks that Dawn sees a hardware
-#                                      adapter, and runs each suite (default: host
-#                                      matmul photon uresnet sparse drift photon-mc) with
+#                                      adapter, and runs each suite (default: peak host
+#                                      sparse uresnet matmul photon drift photon-mc) with
 #                                      results written to $OUT (or bench/results).
 #   scripts/gpu-kit.sh train          there, likewise: trains the U-ResNet with
 #                                      examples/uresnet/train.mjs (default model, 'default'
@@ -88,7 +88,7 @@ run() {
   export TORCH_PYTHON="${TORCH_PYTHON:-python3}"
   [ -n "${OUT:-}" ] && export BENCH_RESULTS_DIR="$OUT"
   local suites=("$@")
-  [ ${#suites[@]} -gt 0 ] || suites=(host matmul photon uresnet sparse drift photon-mc)
+  [ ${#suites[@]} -gt 0 ] || suites=(peak host sparse uresnet matmul photon drift photon-mc)
   for s in "${suites[@]}"; do
     echo "== $s"
     node "bench/$s.bench.mjs" || echo "== $s failed (exit $?)"
