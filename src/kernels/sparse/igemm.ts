@@ -56,7 +56,7 @@ export class RowOrder {
     if (!this.owner) return;
     this.perm.dispose();
     this.rowMask.dispose();
-    this.mirror?.dispose();
+    // The mirror is a view of `perm`; only its masks are its own.
     this.mirror?.rowMask.dispose();
   }
 }
@@ -183,7 +183,6 @@ export function tunedTilesOf(ctx: GpuContext): Map<string, IgemmTiles> {
 /** One implicit-GEMM call as the tuner replays it: `run` dispatches it with the given tiles. */
 export interface IgemmCall {
   readonly pass: IgemmPass;
-  readonly key: string;
   readonly cout: number;
   /** Dispatches the call with `tiles` into a scratch output it owns. */
   run(tiles: IgemmTiles): void;
@@ -288,6 +287,7 @@ export function igemmConv(
 ): void {
   const ctx = src.ctx;
   const pass: IgemmPass = transW ? 'inputGrad' : 'forward';
+  // Only while tuneSparseConv records: the key and the copies are not built otherwise.
   recorders.get(ctx)?.(() => {
     // Copies of everything the call reads: the workload may free the originals.
     const copies = [src, table, order.perm, order.rowMask, weight, ...(bias ? [bias] : [])].map(snapshot);
@@ -296,7 +296,6 @@ export function igemmConv(
     const scratch = empty(ctx, [rows, cout], 'f32').keep();
     return {
       pass,
-      key: shapeClassKey(pass, kernelVolume, rows, cin, cout),
       cout,
       run: (t) => igemmConv(s2!, t2!, order2, w2!, b2 ?? null, rows, cin, cout, kernelVolume, transW, t, scratch),
       release: () => [...copies, scratch].forEach((c) => c.dispose()),
@@ -339,7 +338,6 @@ export function igemmWeightGradPartial(
   partial: Tensor,
 ): void {
   const ctx = feats.ctx;
-  const key = shapeClassKey('weightGrad', kernelVolume, rows, cin, cout);
   recorders.get(ctx)?.(() => {
     const copies = [feats, grad, lists.pairsOut, lists.pairsIn, lists.pairCount].map(snapshot);
     const [f2, g2, po, pi, pc] = copies;
@@ -347,12 +345,11 @@ export function igemmWeightGradPartial(
     const lists2 = { pairsOut: po!, pairsIn: pi!, pairCount: pc! };
     return {
       pass: 'weightGrad',
-      key,
       cout,
       run: (t) => igemmWeightGradPartial(f2!, g2!, lists2, rows, cin, cout, kernelVolume, chunkRows, numChunks, t, scratch),
       release: () => [...copies, scratch].forEach((c) => c.dispose()),
     };
-  }, key);
+  }, shapeClassKey('weightGrad', kernelVolume, rows, cin, cout));
   const items = numChunks * kernelVolume * Math.ceil(cin / tiles.dwRows) * Math.ceil(cout / (4 * tiles.dwNb4));
   const groups = Math.ceil(items / tiles.dwWg);
   const [x, y] = foldTiles(ctx.limits.maxComputeWorkgroupsPerDimension, groups);

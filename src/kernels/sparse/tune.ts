@@ -131,7 +131,7 @@ export async function tuneSparseConv(
     }
     const entries: SparseConvTuningEntry[] = [];
     const table = tunedTilesOf(ctx);
-    for (const call of calls.values()) {
+    for (const [key, call] of calls) {
       const base = defaultIgemmTiles(ctx, call.cout);
       const defaultMs = await timeCall(ctx, call, base, minMs, maxReps);
       let best = { tiles: base, ms: defaultMs };
@@ -140,8 +140,8 @@ export async function tuneSparseConv(
         const ms = await timeCall(ctx, call, tiles, minMs, maxReps);
         if (ms < best.ms && ms < defaultMs * (1 - MIN_GAIN)) best = { tiles, ms };
       }
-      table.set(call.key, best.tiles);
-      entries.push({ key: call.key, pass: call.pass, tiles: best.tiles, ms: best.ms, defaultMs, candidates: list.length + 1 });
+      table.set(key, best.tiles);
+      entries.push({ key, pass: call.pass, tiles: best.tiles, ms: best.ms, defaultMs, candidates: list.length + 1 });
     }
     return entries.sort((a, b) => b.defaultMs - a.defaultMs);
   } finally {

@@ -35,9 +35,11 @@
 // the ratio of FMAs to loads that matters; on a GPU, W[k] rows are the same
 // address for the whole workgroup (broadcast) and each thread streams its own
 // source rows. CIN is an override so the channel loop has a constant trip
-// count (unrolled, registers indexed by constants). The workgroup first ORs
-// its slots' mask words and skips offsets no slot uses (a uniform branch);
-// a thread skips offsets none of its R rows use.
+// count (unrolled, registers indexed by constants). Offsets are visited in
+// ascending order from a mask: the OR of the workgroup's slots' mask words
+// (uniform, so W[k] loads are broadcasts), or with LANE_K the OR of the
+// invocation's own slots (no barrier; the CPU default, where every load is a
+// gather anyway). An invocation skips offsets none of its R rows use.
 // Grid: (⌈cout / (4·NB4)⌉, row tiles of WG·R slots folded into y and z).
 //
 // conv_igemm_dw: the weight gradient over the forward table's pair lists
@@ -66,8 +68,8 @@ override NB4: u32 = 4u;         // vec4 of output channels per invocation (≤ M
 override CIN: u32 = 16u;        // gathered channels (conv_igemm)
 override TRANS_W: bool = false;
 override VEC_W: bool = false;   // weight rows load as vec4 (not TRANS_W, cout % 4 = 0)
-override QUAD_W: bool = false;
-override LANE_K: bool = false;  // each invocation visits its own slots' offsets (see header)  // TRANS_W with CIN % 4 = 0: Wᵀ loads as vec4 along channels
+override QUAD_W: bool = false;  // TRANS_W with CIN % 4 = 0: Wᵀ loads as vec4 along channels
+override LANE_K: bool = false;  // each invocation visits its own slots' offsets (see header)
 override RA: u32 = 2u;          // dw: input channels per invocation (≤ MAX_R)
 override VEC_G: bool = false;   // dw: gradient rows load as vec4 (cout % 4 = 0)
 
@@ -150,62 +152,62 @@ fn conv_igemm(
   }
   // Ascending k: words in order, bits in order within a word.
   for (var w = 0u; w < words; w++) {
-   var pending = visit[w];
-   loop {
-    if (pending == 0u) { break; }
-    let k = 32u * w + firstTrailingBit(pending);
-    pending &= pending - 1u;
-    var s = array<i32, MAX_R>(-1, -1, -1, -1, -1, -1, -1, -1);
-    var anyRow = false;
-    for (var i = 0u; i < R; i++) {
-      if (row[i] >= 0) { s[i] = table[u32(row[i]) * V + k]; }
-      anyRow = anyRow || s[i] >= 0;
-    }
-    if (!anyRow) { continue; }
-    // Explicit zero initialisers: a `var` without one, declared inside a
-    // loop, was found not to be re-zeroed on every iteration by Dawn/lavapipe.
-    var t = array<array<vec4<f32>, MAX_NB4>, MAX_R>();
-    if (QUAD_W) {
-      // Wᵀ[k][c][n] = weight[k, n, c] is contiguous in c: one vec4 holds four
-      // gathered channels of one output, transposed in registers. The FMAs
-      // still run in ascending channel order (what the results depend on).
-      for (var c4 = 0u; c4 < CIN; c4 += 4u) {
-        var wq = array<array<vec4<f32>, MAX_NB4>, 4>();
-        for (var j = 0u; j < NB4; j++) {
-          for (var q = 0u; q < 4u; q++) {
-            let n = n0 + 4u * j + q;
-            if (n < params.cout) {
-              let v = weight4[((k * params.cout + n) * CIN + c4) / 4u];
-              wq[0][j][q] = v.x;
-              wq[1][j][q] = v.y;
-              wq[2][j][q] = v.z;
-              wq[3][j][q] = v.w;
+    var pending = visit[w];
+    loop {
+      if (pending == 0u) { break; }
+      let k = 32u * w + firstTrailingBit(pending);
+      pending &= pending - 1u;
+      var s = array<i32, MAX_R>(-1, -1, -1, -1, -1, -1, -1, -1);
+      var anyRow = false;
+      for (var i = 0u; i < R; i++) {
+        if (row[i] >= 0) { s[i] = table[u32(row[i]) * V + k]; }
+        anyRow = anyRow || s[i] >= 0;
+      }
+      if (!anyRow) { continue; }
+      // Explicit zero initialisers: a `var` without one, declared inside a
+      // loop, was found not to be re-zeroed on every iteration by Dawn/lavapipe.
+      var t = array<array<vec4<f32>, MAX_NB4>, MAX_R>();
+      if (QUAD_W) {
+        // Wᵀ[k][c][n] = weight[k, n, c] is contiguous in c: one vec4 holds four
+        // gathered channels of one output, transposed in registers. The FMAs
+        // still run in ascending channel order (what the results depend on).
+        for (var c4 = 0u; c4 < CIN; c4 += 4u) {
+          var wq = array<array<vec4<f32>, MAX_NB4>, 4>();
+          for (var j = 0u; j < NB4; j++) {
+            for (var q = 0u; q < 4u; q++) {
+              let n = n0 + 4u * j + q;
+              if (n < params.cout) {
+                let v = weight4[((k * params.cout + n) * CIN + c4) / 4u];
+                wq[0][j][q] = v.x;
+                wq[1][j][q] = v.y;
+                wq[2][j][q] = v.z;
+                wq[3][j][q] = v.w;
+              }
+            }
+          }
+          for (var cc = 0u; cc < 4u; cc++) {
+            for (var i = 0u; i < R; i++) {
+              let a = vec4<f32>(src[u32(max(s[i], 0)) * CIN + c4 + cc]);
+              for (var j = 0u; j < NB4; j++) { t[i][j] = fma(a, wq[cc][j], t[i][j]); }
             }
           }
         }
-        for (var cc = 0u; cc < 4u; cc++) {
+      } else {
+        for (var c = 0u; c < CIN; c++) {
+          var w = array<vec4<f32>, MAX_NB4>();
+          for (var j = 0u; j < NB4; j++) { w[j] = weight_row(k, c, n0 + 4u * j); }
           for (var i = 0u; i < R; i++) {
-            let a = vec4<f32>(src[u32(max(s[i], 0)) * CIN + c4 + cc]);
-            for (var j = 0u; j < NB4; j++) { t[i][j] = fma(a, wq[cc][j], t[i][j]); }
+            // Rows without a source read row 0 and are discarded below.
+            let a = vec4<f32>(src[u32(max(s[i], 0)) * CIN + c]);
+            for (var j = 0u; j < NB4; j++) { t[i][j] = fma(a, w[j], t[i][j]); }
           }
         }
       }
-    } else {
-      for (var c = 0u; c < CIN; c++) {
-        var w = array<vec4<f32>, MAX_NB4>();
-        for (var j = 0u; j < NB4; j++) { w[j] = weight_row(k, c, n0 + 4u * j); }
-        for (var i = 0u; i < R; i++) {
-          // Rows without a source read row 0 and are discarded below.
-          let a = vec4<f32>(src[u32(max(s[i], 0)) * CIN + c]);
-          for (var j = 0u; j < NB4; j++) { t[i][j] = fma(a, w[j], t[i][j]); }
-        }
+      for (var i = 0u; i < R; i++) {
+        let has = s[i] >= 0;
+        for (var j = 0u; j < NB4; j++) { acc[i][j] = select(acc[i][j], acc[i][j] + t[i][j], has); }
       }
     }
-    for (var i = 0u; i < R; i++) {
-      let has = s[i] >= 0;
-      for (var j = 0u; j < NB4; j++) { acc[i][j] = select(acc[i][j], acc[i][j] + t[i][j], has); }
-    }
-   }
   }
 
   for (var i = 0u; i < R; i++) {
