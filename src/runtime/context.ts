@@ -736,7 +736,8 @@ export class GpuContext {
       // length (arrayLength); sizes come in uniforms. A view binds its bytes.
       const buffer = t.buffer;
       if (!t.ownsBuffer) return { buffer, offset: t.byteOffset, size };
-      return { buffer, offset: 0, size: buffer.size <= maxBinding ? buffer.size : size };
+      const whole = this.pool.sizeOf(buffer);
+      return { buffer, offset: 0, size: whole <= maxBinding ? whole : size };
     }
     if (isWindow(value)) {
       const w = value as TensorWindow;
