@@ -74,6 +74,22 @@ describe('key packing and hash', () => {
     }
   });
 
+  it('sortPermutation is the stable comparison sort by (batch, x, y[, z]): duplicates keep input order, 2D and 3D, narrow and full ranges', () => {
+    const r = rng(19);
+    for (const [dim, n, hi] of [[3, 0, 9], [3, 1, 9], [3, 2000, 6], [3, 700, 65535], [2, 1500, 40], [2, 300, 65535], [3, 400, 0]] as const) {
+      const c = dim + 1;
+      const coords = Int32Array.from({ length: n * c }, (_, i) => (i % c === 0 ? randInt(r, 0, Math.min(hi, 300)) : randInt(r, 0, hi)));
+      const expected = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
+        for (let j = 0; j < c; j++) {
+          const d = coords[a * c + j]! - coords[b * c + j]!;
+          if (d !== 0) return d;
+        }
+        return a - b;
+      });
+      expect(Array.from(sortPermutation(coords, dim)), `dim ${dim}, n ${n}, range ${hi}`).toEqual(expected);
+    }
+  });
+
   it('fmix32 and hashKey match the exact u32 model and pinned vectors', () => {
     const r = rng(11);
     for (let i = 0; i < 2000; i++) {

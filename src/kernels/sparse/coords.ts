@@ -284,20 +284,50 @@ export function validateFeatures(feats: Float64Array, n: number, channels: numbe
 
 /**
  * Row permutation that sorts coords by key, i.e. lexicographically by
- * (batch, x, y, z); ties (duplicates) keep their input order.
+ * (batch, x, y, z); ties (duplicates) keep their input order. Expects
+ * in-range coords (see {@link validateCoordRanges}): every column is read as
+ * its low 16 bits, which is the key's order for valid rows.
+ *
+ * A stable LSD radix sort over bytes, least significant column first, that
+ * skips a byte on which all rows agree: O(N) per pass instead of a
+ * comparison sort's O(N log N) calls into a comparator. Training builds the
+ * coarse coordinate sets of every event on the host each step, so this is
+ * on the critical path of a step.
  */
 export function sortPermutation(coords: Int32Array, dim: SpatialDim): Int32Array {
-  const n = coords.length / coordColumns(dim);
-  const w0 = new Uint32Array(n);
-  const w1 = new Uint32Array(n);
-  for (let r = 0; r < n; r++) {
-    const k = keyOfRow(coords, dim, r);
-    w0[r] = k.w0;
-    w1[r] = k.w1;
+  const c = coordColumns(dim);
+  const n = coords.length / c;
+  let perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  if (n < 2) return perm;
+  let next = new Int32Array(n);
+  const column = new Uint16Array(n);
+  const counts = new Int32Array(512); // low byte at 0, high byte at 256
+  for (let col = c - 1; col >= 0; col--) {
+    counts.fill(0);
+    for (let r = 0, o = col; r < n; r++, o += c) {
+      const v = coords[o]! & 0xffff;
+      column[r] = v;
+      counts[v & 0xff]!++;
+      counts[256 + (v >>> 8)]!++;
+    }
+    for (let shift = 0; shift < 16; shift += 8) {
+      const base = shift === 0 ? 0 : 256;
+      if (counts[base + ((column[0]! >>> shift) & 0xff)] === n) continue; // one digit for all rows
+      let sum = 0;
+      for (let d = base; d < base + 256; d++) {
+        const k = counts[d]!;
+        counts[d] = sum;
+        sum += k;
+      }
+      for (let i = 0; i < n; i++) {
+        const r = perm[i]!;
+        next[counts[base + ((column[r]! >>> shift) & 0xff)]!++] = r;
+      }
+      [perm, next] = [next, perm];
+    }
   }
-  const perm = Array.from({ length: n }, (_, i) => i);
-  perm.sort((a, b) => w1[a]! - w1[b]! || w0[a]! - w0[b]! || a - b);
-  return Int32Array.from(perm);
+  return perm;
 }
 
 /** Rows of a row-major [N, width] array gathered in the order of `perm` (same array type). */

@@ -29,7 +29,6 @@ import {
   checkDim,
   coordColumns,
   perAxis,
-  permuteRows,
   sortPermutation,
   validateCoordRanges,
   validateCoords,
@@ -274,30 +273,45 @@ export function stridedOutputCoords(
   dim: SpatialDim,
   stride: number | readonly number[],
 ): Int32Array {
-  const n = validateCoordRanges(coords, dim, 'coords');
+  validateCoordRanges(coords, dim, 'coords');
   const st = perAxis(stride, dim, 'stride');
   checkPositiveInts(st, 'stride');
+  return downsampledSites(coords, dim, st);
+}
+
+/**
+ * {@link stridedOutputCoords} of coords already validated (a coordinate
+ * set's host copy) with validated per-axis strides.
+ */
+export function downsampledSites(coords: Int32Array, dim: SpatialDim, stride: readonly number[]): Int32Array {
   const cols = coordColumns(dim);
-  const down = new Int32Array(n * cols);
-  for (let r = 0; r < n; r++) {
-    down[r * cols] = coords[r * cols]!;
+  const down = new Int32Array(coords.length);
+  for (let i = 0; i < coords.length; i++) {
+    const a = i % cols;
     // Coordinates are non-negative, so truncating division is floor division.
-    for (let a = 0; a < dim; a++) down[r * cols + 1 + a] = Math.floor(coords[r * cols + 1 + a]! / st[a]!);
+    down[i] = a === 0 ? coords[i]! : Math.floor(coords[i]! / stride[a - 1]!);
   }
   return uniqueSorted(down, dim);
 }
 
 function uniqueSorted(coords: Int32Array, dim: SpatialDim): Int32Array {
   const cols = coordColumns(dim);
-  const sorted = permuteRows(coords, cols, sortPermutation(coords, dim));
-  const n = sorted.length / cols;
-  const keep: number[] = [];
-  for (let r = 0; r < n; r++) {
-    let dup = r > 0;
-    for (let j = 0; dup && j < cols; j++) dup = sorted[r * cols + j] === sorted[(r - 1) * cols + j];
-    if (!dup) keep.push(r);
+  const perm = sortPermutation(coords, dim);
+  const out = new Int32Array(coords.length);
+  let m = 0;
+  for (let s = 0; s < perm.length; s++) {
+    const r = perm[s]! * cols;
+    if (s > 0) {
+      // Sorted, so a duplicate equals the last row kept.
+      const last = (m - 1) * cols;
+      let dup = true;
+      for (let j = 0; dup && j < cols; j++) dup = coords[r + j] === out[last + j];
+      if (dup) continue;
+    }
+    for (let j = 0; j < cols; j++) out[m * cols + j] = coords[r + j]!;
+    m++;
   }
-  return permuteRows(sorted, cols, Int32Array.from(keep));
+  return out.slice(0, m * cols);
 }
 
 function stridedSetup(

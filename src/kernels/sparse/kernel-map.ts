@@ -16,7 +16,7 @@ import type { KernelSpec } from '../../runtime/kernel.js';
 import { empty, tensor, zeros, type Tensor } from '../../runtime/tensor.js';
 import { wgsl } from '../../wgsl/index.js';
 import { checkDim, coordColumns, perAxis, type SpatialDim } from './coords.js';
-import { kernelOffsets, kernelVolumeOf, stridedOutputCoords, type KernelAnchor } from './kernel-map.reference.js';
+import { downsampledSites, kernelOffsets, kernelVolumeOf, type KernelAnchor } from './kernel-map.reference.js';
 import { CoordinateSet, type GpuKernelMap } from './sparse-tensor.js';
 
 const WG = 256;
@@ -328,8 +328,8 @@ export function submanifoldMap(
  * The coarse coordinate set of a strided conv: unique (batch, ⌊x/s_x⌋,
  * ⌊y/s_y⌋[, ⌊z/s_z⌋]) over the rows of `set`, **sorted by key**
  * (lexicographic (batch, x, y, z)), exactly `stridedOutputCoords` of the
- * reference. Derived on the host (a CoordinateSet keeps a host copy, and
- * O(N log N) on the host is small next to the maps) and cached on `set`,
+ * reference. Derived on the host (a CoordinateSet keeps a host copy; a
+ * radix sort makes it O(N)) and cached on `set`,
  * which owns it: `set.dispose()` disposes it too. Its `stride` is
  * `set.stride · s` (first axis for anisotropic strides).
  */
@@ -340,7 +340,7 @@ export function stridedCoordinateSet(set: CoordinateSet, stride: number | readon
     if (!Number.isInteger(s) || s < 1) throw new InputValueError(`stride[${a}] = ${show(s)} must be an integer ≥ 1.`);
   });
   return set.cached(`coarse:${key(st)}`, () => {
-    const coarse = stridedOutputCoords(set.host, set.dim, st);
+    const coarse = downsampledSites(set.host, set.dim, st);
     return new CoordinateSet(set.ctx, set.dim, coarse, { stride: set.stride * st[0]!, validate: false });
   });
 }
