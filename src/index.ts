@@ -1,3 +1,7 @@
+/// <reference types="@webgpu/types" preserve="true" />
+// The declarations name WebGPU's types (GPUDevice, GPUBuffer, …); the
+// directive above makes a consumer's compiler load them from the dependency
+// @webgpu/types, so a strict project needs no `types` entry of its own.
 /**
  * ghostgrad: differentiable WebGPU kernels for neutrino-detector ML and
  * simulation, tied together by a small tape autodiff.

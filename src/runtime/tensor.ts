@@ -54,7 +54,7 @@ export interface ProducerRef {
  * A dense, row-major GPU tensor. Create one with {@link tensor}, {@link zeros}
  * or {@link empty}; free it with `dispose()` (or let a `ctx.scope()` do it).
  */
-export class Tensor {
+export class Tensor<D extends DType = DType> {
   /** Brand checked by bindings (avoids instanceof across bundle copies). */
   readonly isTensor = true;
   readonly id = nextId++;
@@ -81,7 +81,7 @@ export class Tensor {
   constructor(
     readonly ctx: GpuContext,
     shape: readonly number[],
-    readonly dtype: DType,
+    readonly dtype: D,
     options: { requiresGrad?: boolean; label?: string } = {},
   ) {
     this.shape = Object.freeze([...shape]);
@@ -170,10 +170,14 @@ export class Tensor {
     return this;
   }
 
-  /** Copies the data to the host. Submits pending GPU work first. */
-  async read(): Promise<ReadArray[this['dtype']]> {
+  /**
+   * Copies the data to the host. Submits pending GPU work first. The array
+   * type follows the dtype: `Tensor<'f32'>` reads a Float32Array, and a
+   * tensor whose dtype the type system does not know reads the union.
+   */
+  async read(): Promise<ReadArray[D]> {
     const bytes = await this.ctx.readBuffer(this.buffer, this.offsetBytes, this.byteLength);
-    return decodeHost(bytes, this.size, this.dtype) as ReadArray[this['dtype']];
+    return decodeHost(bytes, this.size, this.dtype) as ReadArray[D];
   }
 
   /** Reads as float64, for comparisons with CPU references. */
@@ -211,8 +215,15 @@ export function checkShape(shape: readonly number[], arg: string): void {
 
 /**
  * Uploads host data as a new tensor. The input array is copied, never
- * modified. `dtype` defaults to the array's type (f32 for plain numbers).
+ * modified. `dtype` defaults to the array's type (f32 for plain numbers),
+ * and the result's type carries it: `tensor(ctx, Int32Array.of(1))` is a
+ * `Tensor<'i32'>` whose `read()` gives an Int32Array.
  */
+export function tensor<D extends DType>(ctx: GpuContext, data: HostArray, shape: readonly number[] | undefined, options: TensorOptions & { dtype: D }): Tensor<D>;
+export function tensor(ctx: GpuContext, data: Int32Array, shape?: readonly number[], options?: Omit<TensorOptions, 'dtype'> & { dtype?: never }): Tensor<'i32'>;
+export function tensor(ctx: GpuContext, data: Uint32Array, shape?: readonly number[], options?: Omit<TensorOptions, 'dtype'> & { dtype?: never }): Tensor<'u32'>;
+export function tensor(ctx: GpuContext, data: Float32Array | Float64Array | readonly number[], shape?: readonly number[], options?: Omit<TensorOptions, 'dtype'> & { dtype?: never }): Tensor<'f32'>;
+export function tensor(ctx: GpuContext, data: HostArray, shape?: readonly number[], options?: TensorOptions): Tensor;
 export function tensor(ctx: GpuContext, data: HostArray, shape?: readonly number[], options: TensorOptions = {}): Tensor {
   const dims = shape ?? [data.length];
   checkShape(dims, 'tensor shape');
@@ -232,15 +243,15 @@ export function tensor(ctx: GpuContext, data: HostArray, shape?: readonly number
 }
 
 /** A tensor whose contents are undefined (recycled memory); kernels that overwrite every element use it. */
-export function empty(ctx: GpuContext, shape: readonly number[], dtype: DType = 'f32', options: Omit<TensorOptions, 'dtype'> = {}): Tensor {
+export function empty<D extends DType = 'f32'>(ctx: GpuContext, shape: readonly number[], dtype: D = 'f32' as D, options: Omit<TensorOptions, 'dtype'> = {}): Tensor<D> {
   checkShape(shape, 'empty shape');
   assertDType(dtype, 'empty dtype');
-  return new Tensor(ctx, shape, dtype, optionsOf(options));
+  return new Tensor<D>(ctx, shape, dtype, optionsOf(options));
 }
 
 /** A zero-filled tensor (cleared on the GPU, in command order). */
-export function zeros(ctx: GpuContext, shape: readonly number[], dtype: DType = 'f32', options: Omit<TensorOptions, 'dtype'> = {}): Tensor {
-  const t = empty(ctx, shape, dtype, options);
+export function zeros<D extends DType = 'f32'>(ctx: GpuContext, shape: readonly number[], dtype: D = 'f32' as D, options: Omit<TensorOptions, 'dtype'> = {}): Tensor<D> {
+  const t = empty<D>(ctx, shape, dtype, options);
   const bytes = Math.ceil(t.byteLength / 4) * 4;
   if (bytes > 0) ctx.commandEncoder().clearBuffer(t.buffer, t.byteOffset, bytes);
   return t;

@@ -72,9 +72,9 @@ const addOp = defineOp<null>({
   vjp: ({ gradOutputs: [g] }) => [g!, g!],
 });
 /** a + b, same shapes. */
-export function add(a: Tensor, b: Tensor): Tensor {
+export function add(a: Tensor, b: Tensor): Tensor<'f32'> {
   binaryChecks('add', a, b);
-  return addOp([a, b], null)[0]!;
+  return addOp([a, b], null)[0]! as Tensor<'f32'>;
 }
 
 // ------------------------------------------------------------------ sub
@@ -85,9 +85,9 @@ const subOp = defineOp<null>({
   vjp: ({ gradOutputs: [g], needsGrad }) => [g!, needsGrad[1] ? launch('scale', g!, g!, null, -1) : null],
 });
 /** a − b, same shapes. */
-export function sub(a: Tensor, b: Tensor): Tensor {
+export function sub(a: Tensor, b: Tensor): Tensor<'f32'> {
   binaryChecks('sub', a, b);
-  return subOp([a, b], null)[0]!;
+  return subOp([a, b], null)[0]! as Tensor<'f32'>;
 }
 
 // ------------------------------------------------------------------ mul
@@ -104,9 +104,9 @@ const mulOp = defineOp<null>({
   ],
 });
 /** a ⊙ b (elementwise product), same shapes. */
-export function mul(a: Tensor, b: Tensor): Tensor {
+export function mul(a: Tensor, b: Tensor): Tensor<'f32'> {
   binaryChecks('mul', a, b);
-  return mulOp([a, b], null)[0]!;
+  return mulOp([a, b], null)[0]! as Tensor<'f32'>;
 }
 
 // ------------------------------------------------------------------ scale
@@ -117,10 +117,10 @@ const scaleOp = defineOp<number>({
   vjp: ({ gradOutputs: [g], attrs: alpha }) => [launch('scale', g!, g!, null, alpha)],
 });
 /** alpha · a for a scalar alpha. */
-export function scale(a: Tensor, alpha: number): Tensor {
+export function scale(a: Tensor, alpha: number): Tensor<'f32'> {
   checkDType('scale', 'a', a);
   if (!Number.isFinite(alpha)) throw new InputValueError(`scale: alpha = ${alpha} must be finite`);
-  return scaleOp([a], alpha)[0]!;
+  return scaleOp([a], alpha)[0]! as Tensor<'f32'>;
 }
 
 // ------------------------------------------------------------------ relu
@@ -134,9 +134,9 @@ const reluOp = defineOp<null>({
   vjp: ({ gradOutputs: [g], saved: [x] }) => [launch('relu_backward', x!, x!, g!)],
 });
 /** max(x, 0). The gradient at exactly 0 is 0. */
-export function relu(x: Tensor): Tensor {
+export function relu(x: Tensor): Tensor<'f32'> {
   checkDType('relu', 'x', x);
-  return reluOp([x], null)[0]!;
+  return reluOp([x], null)[0]! as Tensor<'f32'>;
 }
 
 // ------------------------------------------------------------------ leakyRelu
@@ -150,10 +150,10 @@ const leakyReluOp = defineOp<number>({
   vjp: ({ gradOutputs: [g], saved: [x], attrs: slope }) => [launch('leaky_relu_backward', x!, x!, g!, slope)],
 });
 /** x for x > 0, slope · x otherwise (default slope 0.01, as in PyTorch). */
-export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
+export function leakyRelu(x: Tensor, slope = 0.01): Tensor<'f32'> {
   checkDType('leakyRelu', 'x', x);
   if (!Number.isFinite(slope)) throw new InputValueError(`leakyRelu: slope = ${slope} must be finite`);
-  return leakyReluOp([x], slope)[0]!;
+  return leakyReluOp([x], slope)[0]! as Tensor<'f32'>;
 }
 
 // ------------------------------------------------------------------ sin
@@ -167,9 +167,9 @@ const sinOp = defineOp<null>({
   vjp: ({ gradOutputs: [g], saved: [x] }) => [launch('sin_backward', x!, x!, g!)],
 });
 /** sin(x), radians. */
-export function sin(x: Tensor): Tensor {
+export function sin(x: Tensor): Tensor<'f32'> {
   checkDType('sin', 'x', x);
-  return sinOp([x], null)[0]!;
+  return sinOp([x], null)[0]! as Tensor<'f32'>;
 }
 
 // ------------------------------------------------------------------ exp
@@ -184,9 +184,9 @@ const expOp = defineOp<null>({
   vjp: ({ gradOutputs: [g], saved: [y] }) => [launch('mul', y!, y!, g!)],
 });
 /** eˣ. */
-export function exp(x: Tensor): Tensor {
+export function exp(x: Tensor): Tensor<'f32'> {
   checkDType('exp', 'x', x);
-  return expOp([x], null)[0]!;
+  return expOp([x], null)[0]! as Tensor<'f32'>;
 }
 
 // ------------------------------------------------------------------ log
@@ -200,9 +200,9 @@ const logOp = defineOp<null>({
   vjp: ({ gradOutputs: [g], saved: [x] }) => [launch('div', x!, g!, x!)],
 });
 /** Natural logarithm; non-positive inputs give −inf/NaN, as in IEEE arithmetic. */
-export function log(x: Tensor): Tensor {
+export function log(x: Tensor): Tensor<'f32'> {
   checkDType('log', 'x', x);
-  return logOp([x], null)[0]!;
+  return logOp([x], null)[0]! as Tensor<'f32'>;
 }
 
 // ------------------------------------------------------------------ sigmoid
@@ -217,9 +217,9 @@ const sigmoidOp = defineOp<null>({
   vjp: ({ gradOutputs: [g], saved: [y] }) => [launch('sigmoid_backward', y!, y!, g!)],
 });
 /** 1 / (1 + e⁻ˣ), computed without overflow for large |x|. */
-export function sigmoid(x: Tensor): Tensor {
+export function sigmoid(x: Tensor): Tensor<'f32'> {
   checkDType('sigmoid', 'x', x);
-  return sigmoidOp([x], null)[0]!;
+  return sigmoidOp([x], null)[0]! as Tensor<'f32'>;
 }
 
 // ------------------------------------------------------------------ untracked helpers

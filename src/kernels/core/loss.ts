@@ -40,9 +40,9 @@ const mseOp = defineOp<null>({
 });
 
 /** L = mean((pred − target)²), a [1] tensor. Both arguments may require gradients. */
-export function mseLoss(pred: Tensor, target: Tensor): Tensor {
+export function mseLoss(pred: Tensor, target: Tensor): Tensor<'f32'> {
   checkDType('mseLoss', 'pred', pred);
   checkDType('mseLoss', 'target', target);
   checkSameShape('mseLoss', 'pred', pred, 'target', target);
-  return mseOp([pred, target], null)[0]!;
+  return mseOp([pred, target], null)[0]! as Tensor<'f32'>;
 }

@@ -61,7 +61,7 @@ const matmulOp = defineOp<null>({
 });
 
 /** Matrix product of a [M, K] and b [K, N] → [M, N], f32 accumulation in a fixed order. */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+export function matmul(a: Tensor, b: Tensor): Tensor<'f32'> {
   checkDType('matmul', 'a', a);
   checkDType('matmul', 'b', b);
   checkRank('matmul', 'a', a, 2);
@@ -71,5 +71,5 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       `matmul: a has shape ${show(a.shape)} and b has shape ${show(b.shape)}; a's columns (${a.shape[1]}) must equal b's rows (${b.shape[0]})`,
     );
   }
-  return matmulOp([a, b], null)[0]!;
+  return matmulOp([a, b], null)[0]! as Tensor<'f32'>;
 }

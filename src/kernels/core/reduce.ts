@@ -58,9 +58,9 @@ const sumOp = defineOp<null>({
 });
 
 /** Σ of all elements, as a tensor of shape [1]. Deterministic (no atomics). */
-export function sum(x: Tensor): Tensor {
+export function sum(x: Tensor): Tensor<'f32'> {
   checkDType('sum', 'x', x);
-  return sumOp([x], null)[0]!;
+  return sumOp([x], null)[0]! as Tensor<'f32'>;
 }
 
 const meanOp = defineOp<null>({
@@ -70,7 +70,7 @@ const meanOp = defineOp<null>({
 });
 
 /** Mean of all elements, as a tensor of shape [1] (NaN for an empty tensor, like PyTorch). */
-export function mean(x: Tensor): Tensor {
+export function mean(x: Tensor): Tensor<'f32'> {
   checkDType('mean', 'x', x);
-  return meanOp([x], null)[0]!;
+  return meanOp([x], null)[0]! as Tensor<'f32'>;
 }
