@@ -10,6 +10,7 @@ import { InputValueError, ShapeError, show } from '../errors.js';
 import type { GpuContext } from '../runtime/context.js';
 import { readSafetensors, writeSafetensors, type SafetensorsFile, type WriteSafetensorsOptions } from './safetensors.js';
 import { resolveUResNetConfig, UResNet, type ResolvedUResNetConfig, type UResNetConfig } from './uresnet.js';
+import { platform } from '#platform';
 
 /** Metadata key of the format tag. */
 export const CHECKPOINT_FORMAT_KEY = 'format';
@@ -158,7 +159,12 @@ export function uresnetFromSafetensors(ctx: GpuContext, bytes: Uint8Array, overr
   return model.eval();
 }
 
-/** Writes a model's checkpoint to a file (Node only); `options` as in {@link saveUResNetWeights}. */
+/**
+ * Writes a model's checkpoint to a file (Node only); `options` as in
+ * {@link saveUResNetWeights}. The write goes to a temporary file in the same
+ * folder, then a rename: an interrupted or failed write keeps the previous
+ * file whole.
+ */
 export async function saveUResNet(
   model: UResNet,
   path: string,
@@ -166,15 +172,12 @@ export async function saveUResNet(
   options: WriteSafetensorsOptions = {},
 ): Promise<void> {
   const bytes = await saveUResNetWeights(model, extraMetadata, options);
-  const fs = await import('node:fs/promises');
-  await fs.writeFile(path, bytes);
+  await platform.writeFileAtomic(path, bytes);
 }
 
 /** Reads a checkpoint file and builds its model, in eval mode (Node only). */
 export async function loadUResNet(ctx: GpuContext, path: string, overrides: UResNetConfig = {}): Promise<UResNet> {
-  const fs = await import('node:fs/promises');
-  const buf = await fs.readFile(path);
-  return uresnetFromSafetensors(ctx, new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), overrides);
+  return uresnetFromSafetensors(ctx, await platform.readFile(path), overrides);
 }
 
 function preview(names: readonly string[]): string {

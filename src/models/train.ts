@@ -18,6 +18,7 @@ import { sparseCrossEntropy, CROSS_ENTROPY_IGNORE_INDEX } from '../kernels/spars
 import { sparseTensor, type SparseTensor } from '../kernels/sparse/sparse-tensor.js';
 import { saveUResNet } from './checkpoint.js';
 import type { UResNet } from './uresnet.js';
+import { platform } from '#platform';
 
 /**
  * One event for segmentation. Coordinates are voxel indices; the batch
@@ -302,8 +303,8 @@ export async function trainUResNet(model: UResNet, options: TrainOptions): Promi
   const pathOf = (s: number): string =>
     typeof options.checkpointPath === 'function' ? options.checkpointPath(s) : String(options.checkpointPath).replaceAll('{step}', String(s));
   const trainer = new UResNetTrainer(model, options);
-  // Loaded lazily so that the models module does not pull cli-progress into browser bundles.
-  const bar = options.progress === false ? null : (await import('../cli/progress.js')).progress(options.label ?? 'train', steps);
+  // Through the platform, so that browser bundles never see cli-progress.
+  const bar = options.progress === false ? null : await platform.progress(options.label ?? 'train', steps);
   const losses: number[] = [];
   const checkpoints: string[] = [];
   let voxels = 0;

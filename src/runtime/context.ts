@@ -7,6 +7,8 @@
  *
  * @module
  */
+import { platform } from '#platform';
+import type { DawnModule } from '../platform/types.js';
 import {
   BindingError,
   DeviceLimitError,
@@ -125,10 +127,6 @@ export interface ContextStats extends PoolStats {
   bytesRead: number;
 }
 
-interface DawnModule {
-  create(args: string[]): GPU;
-  globals: Record<string, unknown>;
-}
 
 const SOFTWARE_PATTERN = /llvmpipe|lavapipe|swiftshader|warp|software|microsoft basic render/i;
 const MAX_PENDING_DISPATCHES = 4096;
@@ -171,7 +169,7 @@ export async function createGpu(options: GpuOptions = {}): Promise<GpuContext> {
     } else {
       let dawn: DawnModule;
       try {
-        dawn = (await import(/* @vite-ignore */ 'webgpu' as string)) as DawnModule;
+        dawn = await platform.loadDawn();
       } catch (e) {
         throw new NoAdapterError(
           `no WebGPU implementation: navigator.gpu is absent and the npm package 'webgpu' failed to load ` +

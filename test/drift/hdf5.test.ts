@@ -177,3 +177,21 @@ describe('loadLarndSimSegments: spellings and errors', () => {
     await expect(loadLarndSimSegments(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]))).rejects.toThrow(/not an HDF5 file/);
   });
 });
+
+describe('loadLarndSimSegments: the h5wasm module as an option, as outside Node', () => {
+  it('reads bytes through a given h5wasm module (its in-memory filesystem), the same as the Node path', async () => {
+    const bytes = new Uint8Array(readFileSync(fixture));
+    const fromNode = await loadLarndSimSegments(fixture);
+    const browserBuild = await import('h5wasm');
+    const viaOption = await loadLarndSimSegments(bytes, { h5wasm: browserBuild });
+    expect(viaOption.segments.length).toBe(fromNode.segments.length);
+    expect(viaOption.segments).toEqual(fromNode.segments);
+    expect(Array.from(viaOption.eventIds ?? [])).toEqual(Array.from(fromNode.eventIds ?? []));
+  });
+
+  it('refuses something that is not the h5wasm module, and unknown option keys, naming them', async () => {
+    await expect(loadLarndSimSegments(fixture, { h5wasm: { File: 1 } })).rejects.toThrow(InputValueError);
+    await expect(loadLarndSimSegments(fixture, { h5wasm: { File: 1 } })).rejects.toThrow(/options\.h5wasm must be the h5wasm module/);
+    await expect(loadLarndSimSegments(fixture, { eventID: 4 } as never)).rejects.toThrow(/unknown option "eventID"/);
+  });
+});

@@ -2,9 +2,10 @@
  * Reader for larnd-sim's input HDF5 file: the compound `segments` dataset that
  * larnd-sim's edep-sim converter writes, into a {@link Segments} table.
  *
- * The reader uses the dependency `h5wasm` (HDF5 compiled to WebAssembly),
- * imported lazily inside {@link loadLarndSimSegments}, so code that never
- * calls it never loads it.
+ * The reader uses `h5wasm` (HDF5 compiled to WebAssembly), an optional peer
+ * dependency (`npm install h5wasm`). In Node it is imported on the first
+ * call; elsewhere the caller passes the module (`options.h5wasm`), so that
+ * bundles that never read HDF5 never contain it.
  *
  * Units are taken as larnd-sim stores them: positions and `dx` in cm, `dE` in
  * MeV, `t0` in µs. No conversion is applied.
@@ -15,6 +16,7 @@
 import { InputValueError, show } from '../../errors.js';
 import { allocateSegments, validateSegments } from './segments.js';
 import type { Segments } from './segments.js';
+import { platform } from '#platform';
 
 type H5Module = typeof import('h5wasm');
 type H5File = InstanceType<H5Module['File']>;
@@ -38,6 +40,13 @@ export interface LarndSimSegmentsOptions {
    * edep-sim (detector) frame is kept, drifting along x (`driftAxis: 'x'`).
    */
   driftAxisSwap?: boolean;
+  /**
+   * The h5wasm module (`await import('h5wasm')`), needed outside Node, where
+   * the package cannot load it itself without pulling h5wasm into every
+   * bundle. In Node the package loads h5wasm's Node build when this is
+   * absent. h5wasm is an optional peer dependency: `npm install h5wasm`.
+   */
+  h5wasm?: unknown;
 }
 
 /** Result of {@link loadLarndSimSegments}. */
@@ -80,9 +89,11 @@ const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a] as const
 
 let memfsCounter = 0;
 
-function isNode(): boolean {
-  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  return typeof p?.versions?.node === 'string';
+const OPTION_KEYS = ['dataset', 'eventId', 'driftAxisSwap', 'h5wasm'] as const;
+
+function isH5Module(m: unknown): m is H5Module {
+  const x = m as Partial<H5Module> | null;
+  return typeof x === 'object' && x !== null && typeof x.File === 'function' && x.ready instanceof Promise;
 }
 
 /**
@@ -118,30 +129,42 @@ function isNode(): boolean {
  *   file), `eventId` is given but the dataset has no event id member, an id does
  *   not fit in int32, or a row fails {@link validateSegments} (NaN or negative
  *   dE, non-finite coordinate, …; the message names the row).
- * @throws Error if the package `h5wasm` cannot be loaded.
+ * @throws InputValueError if the package `h5wasm` cannot be loaded, or
+ *   outside Node when `options.h5wasm` is not given.
  */
 export async function loadLarndSimSegments(
   source: string | Uint8Array,
   options: LarndSimSegmentsOptions = {},
 ): Promise<LarndSimSegments> {
+  for (const key of Object.keys(options)) {
+    if (!(OPTION_KEYS as readonly string[]).includes(key)) {
+      throw new InputValueError(`loadLarndSimSegments: unknown option ${show(key)}; the options are ${OPTION_KEYS.join(', ')}`);
+    }
+  }
   const datasetPath = options.dataset ?? 'segments';
   const { eventId, driftAxisSwap = false } = options;
   if (eventId !== undefined && !Number.isInteger(eventId)) {
     throw new InputValueError(`loadLarndSimSegments: options.eventId = ${show(eventId)} must be an integer event id`);
   }
-  const node = isNode();
+  // A given module is used as it is (its own in-memory filesystem); without
+  // one, Node loads h5wasm's Node build, which reads host files (NODERAWFS).
+  const node = options.h5wasm === undefined && platform.kind === 'node';
   const label = typeof source === 'string' ? source : `<${source.byteLength}-byte buffer>`;
 
-  let h5: H5Module;
-  try {
-    // The Node build reads the host filesystem (NODERAWFS). Its specifier is a
-    // variable so that bundlers never pull the Node build into a page.
-    const nodeEntry = 'h5wasm/node';
-    h5 = node ? ((await import(/* @vite-ignore */ nodeEntry)) as H5Module) : await import('h5wasm');
-  } catch (e) {
-    throw new Error(
-      `loadLarndSimSegments: the package 'h5wasm' failed to load (${(e as Error).message}); run 'npm install h5wasm'`,
-    );
+  let h5: unknown = options.h5wasm;
+  if (h5 === undefined) {
+    try {
+      h5 = await platform.loadH5wasm();
+    } catch (e) {
+      if (e instanceof InputValueError) throw new InputValueError(`loadLarndSimSegments: ${e.message}`);
+      throw new InputValueError(
+        `loadLarndSimSegments: the optional package 'h5wasm' failed to load (${(e as Error).message}); run 'npm install h5wasm'`,
+      );
+    }
+  }
+  if (!isH5Module(h5)) {
+    const got = typeof h5 === 'object' && h5 !== null ? `an object with keys ${show(Object.keys(h5))}` : show(h5);
+    throw new InputValueError(`loadLarndSimSegments: options.h5wasm must be the h5wasm module (await import('h5wasm')), got ${got}`);
   }
   const Module = await h5.ready;
 
@@ -153,18 +176,11 @@ export async function loadLarndSimSegments(
   if (typeof source === 'string') {
     path = source;
     if (node) {
-      const fs = await import('node:fs/promises');
-      const st = await fs.stat(path).catch(() => null);
-      if (!st?.isFile()) {
+      const fileHead = await platform.readHead(path, 8);
+      if (!fileHead) {
         throw new InputValueError(`loadLarndSimSegments: HDF5 file ${show(path)} does not exist or is not a file; give the path of larnd-sim's input .h5 file`);
       }
-      const fh = await fs.open(path, 'r');
-      try {
-        head = new Uint8Array(8);
-        await fh.read(head, 0, 8, 0);
-      } finally {
-        await fh.close();
-      }
+      head = fileHead;
     } else {
       if (!Module.FS.analyzePath(path).exists) {
         throw new InputValueError(
@@ -176,18 +192,9 @@ export async function loadLarndSimSegments(
   } else {
     head = source.subarray(0, 8);
     if (node) {
-      const fs = await import('node:fs/promises');
-      const os = await import('node:os');
-      const nodePath = await import('node:path');
-      const dir = await fs.mkdtemp(nodePath.join(os.tmpdir(), 'ghostgrad-h5-'));
-      cleanup = () => fs.rm(dir, { recursive: true, force: true });
-      path = nodePath.join(dir, 'source.h5');
-      try {
-        await fs.writeFile(path, source);
-      } catch (e) {
-        await cleanup();
-        throw e;
-      }
+      const temp = await platform.tempFile(source, 'source.h5');
+      path = temp.path;
+      cleanup = temp.remove;
     } else {
       const p = `/ghostgrad-segments-${++memfsCounter}.h5`;
       path = p;

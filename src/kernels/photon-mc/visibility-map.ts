@@ -23,6 +23,7 @@ import { validateDetector, type Detector, type Vec3 } from './detector.js';
 import { isValidatedDetector, propagateGpu, type GpuPropagationResult, type PropagationProgress } from './propagate.js';
 import type { TimeHistogramSpec } from './propagate.reference.js';
 import { gridSources, pointSources, type SourceSet } from './sources.js';
+import { platform } from '#platform';
 
 /** Options of {@link generateVisibilityMap}: give exactly one of `grid` and `points`. */
 export interface VisibilityMapOptions {
@@ -370,15 +371,12 @@ export function decodeVisibilityTable(bytes: Uint8Array): VisibilityTable {
   };
 }
 
-/** Writes a table file (Node only; see {@link encodeVisibilityTable} for the format). */
+/** Writes a table file (Node only; see {@link encodeVisibilityTable} for the format), through a temporary file and a rename, so a failed write keeps the previous file whole. */
 export async function saveVisibilityTable(path: string, table: VisibilityTable): Promise<void> {
-  const fs = await import('node:fs/promises');
-  await fs.writeFile(path, encodeVisibilityTable(table));
+  await platform.writeFileAtomic(path, encodeVisibilityTable(table));
 }
 
 /** Reads a table file (Node only). */
 export async function loadVisibilityTable(path: string): Promise<VisibilityTable> {
-  const fs = await import('node:fs/promises');
-  const buf = await fs.readFile(path);
-  return decodeVisibilityTable(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+  return decodeVisibilityTable(await platform.readFile(path));
 }
