@@ -6,16 +6,17 @@
  *     ghostgrad demo              the main job (see README)
  *     ghostgrad bench [suite...]  benchmark suites → bench/results/*.json|md
  *     ghostgrad photon-mc ...     GPU photon Monte Carlo → visibility table file
+ *     ghostgrad provision         install Mesa lavapipe where no Vulkan driver exists
  *
  * @module
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { createGpu } from '../runtime/context.js';
 import { GhostgradError } from '../errors.js';
 import { runDemo } from './demo.js';
+import { packageVersion, prepareOutputFolder, shippedPath } from './paths.js';
 import { registerPhotonMc } from './photon-mc.js';
 
 function ensureRuntimeDir(): void {
@@ -58,6 +59,7 @@ async function demo(options: { fitSteps: string; seed: string; out: string }): P
   }
   const seed = Number(options.seed);
   if (!Number.isInteger(seed)) throw new CommanderError(2, 'ghostgrad.seed', `--seed must be an integer, got ${options.seed}`);
+  prepareOutputFolder('--out', options.out);
   const ctx = await createGpu();
   try {
     await runDemo(ctx, { outDir: options.out, fitSteps, seed });
@@ -66,8 +68,11 @@ async function demo(options: { fitSteps: string; seed: string; out: string }): P
   }
 }
 
+/** The benchmark runner; present in a source checkout, not in the npm package. */
+const benchRunner = shippedPath('bench/run.mjs');
+
 function bench(suites: string[]): void {
-  const runner = fileURLToPath(new URL('../../bench/run.mjs', import.meta.url));
+  const runner = benchRunner;
   if (!existsSync(runner)) {
     throw new CommanderError(
       2,
@@ -79,9 +84,16 @@ function bench(suites: string[]): void {
   process.exitCode = r.status ?? 1;
 }
 
+function provision(): void {
+  const script = shippedPath('scripts/provision-lavapipe.sh');
+  const r = spawnSync('bash', [script], { stdio: 'inherit' });
+  process.exitCode = r.status ?? 1;
+}
+
 export function buildProgram(): Command {
   const program = new Command('ghostgrad')
     .description('Differentiable WebGPU kernels for neutrino-detector ML and simulation')
+    .version(packageVersion(), '-V, --version', 'print the ghostgrad version')
     .showHelpAfterError()
     .exitOverride();
   program.command('info').description('print the WebGPU adapter, its features and limits').option('--json', 'machine-readable output').action(info);
@@ -92,12 +104,18 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed of the synthetic event', '7')
     .option('--out <dir>', 'folder for the pictures and report.json', 'demo-output')
     .action(demo);
+  // Listed only where the suites exist (a source checkout); an installed
+  // package keeps the command, hidden, for its explanation.
   program
-    .command('bench')
+    .command('bench', { hidden: !existsSync(benchRunner) })
     .description('run benchmark suites (all when none is named) and write bench/results/*.json and *.md')
     .argument('[suite...]', 'suite names: files bench/<suite>.bench.mjs')
     .action(bench);
   registerPhotonMc(program);
+  program
+    .command('provision')
+    .description('where no Vulkan driver exists (Debian 12, no GPU), install Mesa >= 25 lavapipe from bookworm-backports; needs root or sudo')
+    .action(provision);
   return program;
 }
 

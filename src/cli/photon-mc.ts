@@ -9,6 +9,7 @@ import { type Command, CommanderError } from 'commander';
 import { createGpu } from '../runtime/context.js';
 import { parseDetector } from '../kernels/photon-mc/detector.js';
 import { generateVisibilityMap, saveVisibilityTable, type VisibilityMapOptions } from '../kernels/photon-mc/visibility-map.js';
+import { checkOutputFile, shippedPath } from './paths.js';
 import { progress } from './progress.js';
 
 interface PhotonMcFlags {
@@ -83,6 +84,7 @@ async function photonMc(flags: PhotonMcFlags): Promise<void> {
   if (volume >= detector.volumes.length) {
     usage(`--volume: detector "${detector.name}" has volumes 0..${detector.volumes.length - 1}, got ${volume}`);
   }
+  checkOutputFile('--out', flags.out);
   const ctx = await createGpu();
   try {
     const a = ctx.adapter;
@@ -146,7 +148,7 @@ export function registerPhotonMc(program: Command): void {
     .option('--quiet', 'no progress or summary output')
     .addHelpText(
       'after',
-      '\nExample:\n  ghostgrad photon-mc --detector examples/detectors/2x2-like.json --grid 6,24,12 --photons 100000 --seed 1 --out 2x2-tpc0.ggvt\n\n' +
+      `\nExample, with a detector description shipped in the package:\n  ghostgrad photon-mc --detector ${shippedPath('examples/detectors/2x2-like.json')} --grid 6,24,12 --photons 100000 --seed 1 --out 2x2-tpc0.ggvt\n\n` +
         'The table is [nx, ny, nz, numPhotodetectors] (x slowest) of detected/emitted per voxel centre, readable with\n' +
         'loadVisibilityTable() and createPhotonLibrary(table.meta, table.data).',
     )

@@ -187,7 +187,7 @@ export async function createGpu(options: GpuOptions = {}): Promise<GpuContext> {
       } catch (e) {
         throw new NoAdapterError(
           `Dawn could not start with options ${show(dawnArgs)}: ${(e as Error).message}. ` +
-            `Check adapterName against the adapters listed, or install a Vulkan driver (scripts/provision-lavapipe.sh)`,
+            `Check adapterName against the adapters listed, or install a Vulkan driver ('npx ghostgrad provision' installs Mesa lavapipe on Debian 12)`,
         );
       }
     }
@@ -209,9 +209,9 @@ export async function createGpu(options: GpuOptions = {}): Promise<GpuContext> {
   }
   if (!adapter) {
     throw new NoAdapterError(
-      'no WebGPU adapter is available. On Linux without a GPU, install Mesa >= 25 lavapipe ' +
-        "(Debian 12: 'apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1', or run scripts/provision-lavapipe.sh); " +
-        'with a GPU, install its Vulkan/Metal/D3D12 driver; in a browser, enable WebGPU',
+      'no WebGPU adapter is available. On Linux without a GPU, install Mesa >= 25 lavapipe, a CPU Vulkan driver ' +
+        "(Debian 12: 'apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1', which 'npx ghostgrad provision' runs for you; " +
+        'Mesa 22 is too old for Dawn); with a GPU, install its Vulkan/Metal/D3D12 driver; in a browser, enable WebGPU',
     );
   }
   const info = adapter.info;

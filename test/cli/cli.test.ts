@@ -1,5 +1,8 @@
 // The CLI is tested as a user meets it: the built bin, run as a process.
 import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -31,6 +34,25 @@ describe('ghostgrad CLI', () => {
     const steps = run('demo', '--fit-steps', 'many');
     expect(steps.status).toBe(2);
     expect(steps.stderr).toContain('--fit-steps must be an integer');
+  });
+
+  it('--version prints the package version', () => {
+    const r = run('--version');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version);
+  });
+
+  it('demo refuses an output folder it cannot create, in one line, before any work', () => {
+    const file = join(tmpdir(), `ghostgrad-cli-file-${process.pid}`);
+    writeFileSync(file, 'x');
+    try {
+      const r = run('demo', '--out', join(file, 'sub'));
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim()).toMatch(/^error: --out: cannot write ".*sub": it cannot be created \(ENOTDIR\)$/);
+      expect(r.stdout).toBe('');
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   it('info reports the adapter as JSON', () => {

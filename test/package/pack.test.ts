@@ -114,6 +114,28 @@ describe('packed package', () => {
     }
   });
 
+  it('the installed CLI gives its version, hides bench (no suites ship) but explains it, has provision, and its help examples exist', () => {
+    const bin = join(packed.app, 'node_modules/.bin/ghostgrad');
+    const version = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim();
+    expect(version).toBe((JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version);
+    const help = execFileSync(bin, ['--help'], { encoding: 'utf8' });
+    expect(help).toContain('photon-mc');
+    expect(help).not.toMatch(/^\s+bench\b/m);
+    let bench = '';
+    try {
+      execFileSync(bin, ['bench'], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      bench = String((e as { stderr: string }).stderr);
+    }
+    expect(bench).toContain('benchmarks ship with the source repository');
+    const example = /--detector (\S+\.json)/.exec(execFileSync(bin, ['photon-mc', '--help'], { encoding: 'utf8' }))?.[1];
+    expect(example).toContain(join(packed.app, 'node_modules/ghostgrad/examples/detectors/'));
+    expect(readFileSync(example!, 'utf8')).toContain('"photodetectors"');
+    // NoAdapterError's advice is a command the installed package has.
+    expect(help).toContain('provision');
+    expect(files).toContain('scripts/provision-lavapipe.sh');
+  });
+
   it('passes publint', async () => {
     const { publint } = await import('publint');
     const { messages } = await publint({ pkgDir: repo, strict: true, pack: 'npm' });

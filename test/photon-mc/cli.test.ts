@@ -79,6 +79,29 @@ describe('ghostgrad photon-mc', () => {
     }
   });
 
+  it('checks --out before any work: a folder, a missing folder or a file as folder are one-line usage errors', () => {
+    const base = ['photon-mc', '--detector', detectorPath, '--grid', '2,2,2', '--photons', '10'];
+    const cases: [string, RegExp][] = [
+      [dir, /it is a folder; give a file name/],
+      [join(dir, 'no-such-folder', 't.ggvt'), /its folder ".*no-such-folder" does not exist/],
+      [join(detectorPath, 't.ggvt'), /is not a folder/],
+    ];
+    for (const [out, message] of cases) {
+      const r = run(...base, '--out', out);
+      expect(r.status, out).toBe(2);
+      expect(r.stderr.trim().split('\n'), out).toHaveLength(1);
+      expect(r.stderr, out).toMatch(message);
+      expect(r.stdout, out).toBe('');
+    }
+  });
+
+  it("help's example names a detector file that exists", () => {
+    const r = run('photon-mc', '--help');
+    const path = /--detector (\S+\.json)/.exec(r.stdout)?.[1];
+    expect(path).toBeDefined();
+    expect(parseDetector(readFileSync(path!, 'utf8')).name.length).toBeGreaterThan(0);
+  });
+
   it('reports an invalid detector file by field, with exit code 1', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ volumes: [{ min: [0, 0, 0], max: [10, 10, 10] }], photodetectors: [{ volume: 0, face: 'x+', shape: 'disc', center: [9, 5, 5], radius: 1, efficiency: 1 }] }));

@@ -85,6 +85,9 @@ describe('bad input gets typed errors that name the problem', () => {
     const fakeGpu = { requestAdapter: async () => null } as unknown as GPU;
     await expect(createGpu({ gpu: fakeGpu })).rejects.toThrow(NoAdapterError);
     await expect(createGpu({ gpu: fakeGpu })).rejects.toThrow(/lavapipe/);
+    // The advice names a command an installed package has, not a repository script.
+    await expect(createGpu({ gpu: fakeGpu })).rejects.toThrow(/npx ghostgrad provision/);
+    await expect(createGpu({ gpu: fakeGpu })).rejects.not.toThrow(/scripts\//);
   });
 
   it('an adapter name that does not match', async () => {
