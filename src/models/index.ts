@@ -41,6 +41,13 @@ export {
   type LoadWeightsOptions,
 } from './checkpoint.js';
 export {
+  PRETRAINED_URESNETS,
+  loadPretrainedUResNet,
+  pretrainedUResNetUrl,
+  type PretrainedOptions,
+  type PretrainedUResNetName,
+} from './pretrained.js';
+export {
   readSafetensors,
   writeSafetensors,
   type SafetensorsDType,

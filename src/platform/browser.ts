@@ -7,6 +7,7 @@
  * @module
  */
 import { InputValueError, NoAdapterError } from '../errors.js';
+import { fetchBytes } from './fetch.js';
 import type { DawnModule, HostPlatform, Progress, TempFile } from './types.js';
 
 const noFiles = (what: string): Error =>
@@ -20,6 +21,7 @@ export const platform: HostPlatform = {
   readFile(path: string): Promise<Uint8Array> {
     return Promise.reject(noFiles(`reading ${JSON.stringify(path)}`));
   },
+  readUrl: fetchBytes,
   writeFileAtomic(path: string): Promise<void> {
     return Promise.reject(noFiles(`writing ${JSON.stringify(path)}`));
   },

@@ -7,9 +7,12 @@
 import { mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fetchBytes } from './fetch.js';
 import type { DawnModule, HostPlatform, Progress, TempFile } from './types.js';
 
 let tempSerial = 0;
+
 
 export const platform: HostPlatform = {
   kind: 'node',
@@ -19,6 +22,10 @@ export const platform: HostPlatform = {
   async readFile(path: string): Promise<Uint8Array> {
     const buf = await readFile(path);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  },
+  async readUrl(url: URL): Promise<Uint8Array> {
+    if (url.protocol === 'file:') return platform.readFile(fileURLToPath(url));
+    return fetchBytes(url);
   },
   async writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
     // Same folder, so the rename stays on one filesystem and is atomic.

@@ -33,6 +33,8 @@ export interface HostPlatform {
   loadDawn(): Promise<DawnModule>;
   /** The contents of a file. */
   readFile(path: string): Promise<Uint8Array>;
+  /** The bytes at a URL: `file:` URLs read from disk (Node), others fetched. */
+  readUrl(url: URL): Promise<Uint8Array>;
   /**
    * Writes a file through a temporary file in the same folder and a rename,
    * so a reader never sees a partial file and a failed write leaves the old

@@ -136,6 +136,26 @@ describe('packed package', () => {
     expect(files).toContain('scripts/provision-lavapipe.sh');
   });
 
+  it('reaches the shipped models: by export path, and by name through loadPretrainedUResNet', () => {
+    const app = packed.app;
+    writeFileSync(
+      join(app, 'pretrained.mjs'),
+      `import { createGpu, loadPretrainedUResNet } from 'ghostgrad';
+import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+const file = fileURLToPath(import.meta.resolve('ghostgrad/examples/uresnet/uresnet-d4f16.safetensors'));
+const ctx = await createGpu();
+const model = await loadPretrainedUResNet(ctx, 'uresnet-d4f16');
+console.log(JSON.stringify({ bytes: statSync(file).size, depth: model.config.depth, filters: model.config.filters }));
+model.dispose();
+await ctx.dispose();
+`,
+    );
+    const out = JSON.parse(execFileSync('node', ['pretrained.mjs'], { cwd: app, encoding: 'utf8' })) as { bytes: number; depth: number; filters: number };
+    expect(out.bytes).toBeGreaterThan(2_000_000);
+    expect([out.depth, out.filters]).toEqual([4, 16]);
+  });
+
   it('passes publint', async () => {
     const { publint } = await import('publint');
     const { messages } = await publint({ pkgDir: repo, strict: true, pack: 'npm' });
