@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { AutodiffError, show } from '../errors.js';
+import { AutodiffError, DisposedError, show } from '../errors.js';
 import type { GpuContext } from '../runtime/context.js';
 import { Tensor } from '../runtime/tensor.js';
 
@@ -142,20 +142,38 @@ export class Tape {
   }
 
   /**
-   * @internal Drops nodes recorded since `mark` whose outputs are all
-   * disposed: the scope that made them is gone, so nothing can reach them.
+   * @internal Called when a scope closes: drops every node that no backward
+   * pass can reach any more, i.e. whose outputs are all disposed and that is
+   * not an ancestor of a node with a live output. A tensor returned from a
+   * scope therefore keeps its whole history, through intermediates the scope
+   * disposed, and gradients still reach the leaves. `mark` is unused: nodes
+   * of earlier scopes can become unreachable too.
    */
-  truncate(mark: number): void {
-    const keep: TapeNode[] = [];
+  truncate(_mark: number): void {
+    const keep = new Set<TapeNode>();
+    const stack: TapeNode[] = [];
     for (const n of this.nodes) {
-      if (n.id >= mark && n.outputs.every((o) => o.disposed)) {
-        this.releaseNode(n);
-        this.byId.delete(n.id);
-      } else {
-        keep.push(n);
+      if (n.outputs.some((o) => !o.disposed)) {
+        keep.add(n);
+        stack.push(n);
       }
     }
-    this.nodes = keep;
+    while (stack.length) {
+      for (const t of stack.pop()!.inputs) {
+        const p = t.producer ? this.byId.get(t.producer.id) : undefined;
+        if (p && !keep.has(p)) {
+          keep.add(p);
+          stack.push(p);
+        }
+      }
+    }
+    if (keep.size === this.nodes.length) return;
+    for (const n of this.nodes) {
+      if (keep.has(n)) continue;
+      this.releaseNode(n);
+      this.byId.delete(n.id);
+    }
+    this.nodes = this.nodes.filter((n) => keep.has(n));
   }
 
   private releaseNode(n: TapeNode): void {
@@ -222,66 +240,86 @@ export class Tape {
     };
     noGrad(() => {
       grads.set(loss, gradOutput ? identityCopy(gradOutput) : fillLike(loss, 1));
-      for (let k = order.length - 1; k >= 0; k--) {
-        const node = order[k]!;
-        const gradOutputs = node.outputs.map((o) => grads.get(o) ?? null);
-        if (gradOutputs.every((g) => g === null)) continue;
-        const rule = gradientRules.get(node.op) as Vjp<unknown> | undefined;
-        if (!rule) {
-          throw new AutodiffError(
-            `backward: op ${show(node.op)} has no gradient rule; register one with defineOp({ vjp }) or wrap the call in noGrad()`,
-          );
-        }
-        for (const s of node.saved) {
-          if (s.disposed) {
-            throw new AutodiffError(`backward: ${s.label}, saved by op ${node.op}, was disposed before backward; keep it until backward has run`);
-          }
-        }
-        const needsGrad = node.inputs.map((t) => t.requiresGrad);
-        const returned = ctx.scope(() =>
-          rule({ gradOutputs, inputs: node.inputs, outputs: node.outputs, saved: node.saved, attrs: node.attrs, needsGrad }),
-        );
-        if (returned.length !== node.inputs.length) {
-          throw new AutodiffError(
-            `backward: gradient rule of ${node.op} returned ${returned.length} gradients for ${node.inputs.length} inputs`,
-          );
-        }
-        // A rule may pass an output gradient straight through (add), or
-        // return one tensor for two inputs: each input that receives it
-        // holds a reference. A tensor the tape does not own (an input,
-        // output or saved tensor of the node) is copied instead.
-        const inputGrads = returned.map((g, i) => {
-          if (!g || !needsGrad[i]) return null;
-          if (isForeign(node, g)) return identityCopy(g);
-          retain(g);
-          return g;
-        });
-        // The rule's own reference to what it made, then the node's output
-        // entries, let go: what no input received is freed here.
-        for (const g of new Set(returned)) if (g && !isForeign(node, g) && !gradOutputs.includes(g)) release(g);
-        for (const o of node.outputs) {
-          const g = grads.get(o);
-          if (!g) continue;
-          grads.delete(o);
-          release(g);
-        }
-        inputGrads.forEach((g, i) => {
-          if (!g) return;
-          const input = node.inputs[i]!;
-          if (g.shape.join() !== input.shape.join()) {
+      try {
+        for (let k = order.length - 1; k >= 0; k--) {
+          const node = order[k]!;
+          const gradOutputs = node.outputs.map((o) => grads.get(o) ?? null);
+          if (gradOutputs.every((g) => g === null)) continue;
+          const rule = gradientRules.get(node.op) as Vjp<unknown> | undefined;
+          if (!rule) {
             throw new AutodiffError(
-              `backward: gradient rule of ${node.op} returned shape ${show(g.shape)} for input ${i} of shape ${show(input.shape)}`,
+              `backward: op ${show(node.op)} has no gradient rule; register one with defineOp({ vjp }) or wrap the call in noGrad()`,
             );
           }
-          const prev = grads.get(input);
-          if (prev) {
-            grads.set(input, accumulate(prev, g));
-            release(prev);
-            release(g);
-          } else {
-            grads.set(input, g);
+          for (const s of node.saved) {
+            if (s.disposed) {
+              throw new AutodiffError(
+                `backward: ${s.label}, saved by op ${node.op} for its gradient, was disposed before backward ran ` +
+                  '(by the scope() that created it, or dispose()); call backward inside that scope, or keep() the tensor',
+              );
+            }
           }
-        });
+          const needsGrad = node.inputs.map((t) => t.requiresGrad);
+          let returned: readonly (Tensor | null)[];
+          try {
+            returned = ctx.scope(() =>
+              rule({ gradOutputs, inputs: node.inputs, outputs: node.outputs, saved: node.saved, attrs: node.attrs, needsGrad }),
+            );
+          } catch (e) {
+            const gone = [...node.inputs, ...node.outputs].filter((t) => t.disposed);
+            if (!(e instanceof DisposedError) || gone.length === 0) throw e;
+            throw new AutodiffError(
+              `backward: the gradient rule of ${node.op} needs ${[...new Set(gone.map((t) => t.label))].join(', ')}, disposed before backward ran ` +
+                '(by the scope() that created it, or dispose()); call backward inside that scope, or keep() the tensor',
+            );
+          }
+          if (returned.length !== node.inputs.length) {
+            throw new AutodiffError(
+              `backward: gradient rule of ${node.op} returned ${returned.length} gradients for ${node.inputs.length} inputs`,
+            );
+          }
+          // A rule may pass an output gradient straight through (add), or
+          // return one tensor for two inputs: each input that receives it
+          // holds a reference. A tensor the tape does not own (an input,
+          // output or saved tensor of the node) is copied instead.
+          const inputGrads = returned.map((g, i) => {
+            if (!g || !needsGrad[i]) return null;
+            if (isForeign(node, g)) return identityCopy(g);
+            retain(g);
+            return g;
+          });
+          // The rule's own reference to what it made, then the node's output
+          // entries, let go: what no input received is freed here.
+          for (const g of new Set(returned)) if (g && !isForeign(node, g) && !gradOutputs.includes(g)) release(g);
+          for (const o of node.outputs) {
+            const g = grads.get(o);
+            if (!g) continue;
+            grads.delete(o);
+            release(g);
+          }
+          inputGrads.forEach((g, i) => {
+            if (!g) return;
+            const input = node.inputs[i]!;
+            if (g.shape.join() !== input.shape.join()) {
+              throw new AutodiffError(
+                `backward: gradient rule of ${node.op} returned shape ${show(g.shape)} for input ${i} of shape ${show(input.shape)}`,
+              );
+            }
+            const prev = grads.get(input);
+            if (prev) {
+              grads.set(input, accumulate(prev, g));
+              release(prev);
+              release(g);
+            } else {
+              grads.set(input, g);
+            }
+          });
+        }
+      } catch (e) {
+        // A failed pass leaves every leaf's .grad as it was and frees the
+        // gradients it had made; the graph stays, for another try.
+        for (const g of new Set(grads.values())) g.dispose();
+        throw e;
       }
       // Whatever is left belongs to leaves.
       for (const [t, g] of grads) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  add, AutodiffError, backward, defineOp, matmul, mean, mul, noGrad, relu, sin, sum, tapeOf, tensor,
+  add, AutodiffError, backward, defineOp, matmul, mean, mul, noGrad, relu, scale, sin, sum, tapeOf, tensor,
 } from '../../src/index.js';
 import { testGpu } from '../helpers/gpu.js';
 
@@ -130,5 +130,73 @@ describe('tape', () => {
       const x = tensor(ctx, [1, 2], [2], { requiresGrad: true });
       expect(() => backward(sum(bad([x], null)[0]!))).toThrow(/test.badShape returned shape \[3\] for input 0 of shape \[2\]/);
     });
+  });
+});
+
+describe('tape across scopes', () => {
+  it('a tensor returned from a scope keeps its history: gradients reach the weights through disposed intermediates', async () => {
+    const ctx = await testGpu();
+    await ctx.sync();
+    const base = ctx.stats().liveBytes;
+    const inp = tensor(ctx, [1, 2, 3, 4], [2, 2]);
+    const W = tensor(ctx, [0.5, -1, 2, 0.25], [2, 2], { requiresGrad: true });
+    await ctx.scope(async () => {
+      // The matmul output is created and disposed inside the inner scope; only h leaves it.
+      const h = ctx.scope(() => scale(matmul(inp, W), 1.5));
+      backward(mean(h));
+      // d mean(1.5 · inp·W) / dW[k, j] = 1.5 / 4 · Σ_i inp[i, k] = 0.375 · (column sums 4, 6)
+      expect(Array.from(await W.grad!.read())).toEqual([1.5, 1.5, 2.25, 2.25]);
+    });
+    // The same with the whole loss returned from a scope and backward outside it.
+    W.grad!.dispose();
+    W.grad = null;
+    const loss = ctx.scope(() => mean(scale(matmul(inp, W), 1.5)));
+    backward(loss);
+    expect(Array.from(await W.grad!.read())).toEqual([1.5, 1.5, 2.25, 2.25]);
+    loss.dispose();
+    W.grad!.dispose();
+    W.grad = null;
+    expect(tapeOf(ctx).size).toBe(0);
+    inp.dispose();
+    W.dispose();
+    await ctx.sync();
+    expect(ctx.stats().liveBytes).toBe(base);
+  });
+
+  it('a scope whose results are all dropped leaves no tape behind', async () => {
+    const ctx = await testGpu();
+    const W = tensor(ctx, [1, 2], [2], { requiresGrad: true });
+    const before = tapeOf(ctx).size;
+    const h = ctx.scope(() => ctx.scope(() => sin(mul(W, W))));
+    expect(tapeOf(ctx).size).toBe(before + 2);
+    ctx.scope(() => void mean(h));
+    expect(tapeOf(ctx).size).toBe(before + 2);
+    h.dispose();
+    // Closing any scope drops nodes no live tensor can reach.
+    ctx.scope(() => undefined);
+    expect(tapeOf(ctx).size).toBe(before);
+    W.dispose();
+  });
+
+  it('a gradient rule that needs a disposed intermediate is a typed error naming it, and frees what backward made', async () => {
+    const ctx = await testGpu();
+    await ctx.sync();
+    const base = ctx.stats().liveBytes;
+    const W = tensor(ctx, [1, 2], [2], { requiresGrad: true, label: 'W' });
+    // mul's gradient needs both inputs; the product w·w is disposed with its scope.
+    const y = ctx.scope(() => {
+      const ww = mul(W, W);
+      return mul(ww, ww);
+    });
+    const loss = sum(y);
+    expect(() => backward(loss)).toThrow(AutodiffError);
+    expect(() => backward(loss)).toThrow(/tensor#\d+, saved by op mul for its gradient, was disposed before backward ran \(by the scope\(\) that created it/);
+    expect(W.grad).toBeNull();
+    loss.dispose();
+    y.dispose();
+    ctx.scope(() => undefined);
+    W.dispose();
+    await ctx.sync();
+    expect(ctx.stats().liveBytes).toBe(base);
   });
 });
