@@ -83,3 +83,52 @@ export function show(value: unknown): string {
   if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
   return String(value);
 }
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps) between two short keys. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The known key nearest to `key` (case-insensitive edit distance ≤ a third of its length, at least 2), or null. */
+export function nearestKey(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const k of known) {
+    const dist = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (dist < bestDistance) {
+      best = k;
+      bestDistance = dist;
+    }
+  }
+  return best;
+}
+
+/**
+ * Throws InputValueError for an options object that is not a plain object,
+ * or that has a key outside `known`, naming the key, the nearest valid one
+ * and the list: a typo must never fall back to a default silently.
+ *
+ * @param where the function and argument, e.g. `'physicsTensor params'`
+ */
+export function checkOptionKeys(where: string, options: unknown, known: readonly string[]): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InputValueError(`${where} must be an object with keys among ${known.join(', ')}; got ${show(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = nearestKey(key, known);
+    const hint = near ? ` (did you mean ${show(near)}?)` : '';
+    throw new InputValueError(`${where}: unknown option ${show(key)}${hint}; the options are ${known.join(', ')}`);
+  }
+}

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { AutodiffError, InputValueError } from '../errors.js';
+import { AutodiffError, checkOptionKeys, InputValueError } from '../errors.js';
 import type { GpuContext, TensorWindow } from '../runtime/context.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import { SharedStorage, zeros, type Tensor } from '../runtime/tensor.js';
@@ -358,9 +358,7 @@ function checkOptions<T extends object>(opt: string, options: T, known: readonly
   if (options === null || typeof options !== 'object') {
     throw new InputValueError(`${opt}: options must be an object; got ${String(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new InputValueError(`${opt}: unknown option ${JSON.stringify(key)}; the options are ${known.join(', ')}`);
-  }
+  checkOptionKeys(opt, options, known);
   return options;
 }
 

@@ -11,7 +11,7 @@
  * @module
  */
 import { platform } from '#platform';
-import { InputValueError, show } from '../errors.js';
+import { checkOptionKeys, InputValueError, show } from '../errors.js';
 import type { GpuContext } from '../runtime/context.js';
 import { uresnetFromSafetensors } from './checkpoint.js';
 import type { UResNet, UResNetConfig } from './uresnet.js';
@@ -67,11 +67,7 @@ export function pretrainedUResNetUrl(name: PretrainedUResNetName): URL {
  */
 export async function loadPretrainedUResNet(ctx: GpuContext, name: PretrainedUResNetName, options: PretrainedOptions = {}): Promise<UResNet> {
   checkName(name);
-  for (const key of Object.keys(options)) {
-    if (!(OPTION_KEYS as readonly string[]).includes(key)) {
-      throw new InputValueError(`loadPretrainedUResNet: unknown option ${show(key)}; the options are ${OPTION_KEYS.join(', ')}`);
-    }
-  }
+  checkOptionKeys('loadPretrainedUResNet', options, OPTION_KEYS);
   let bytes: Uint8Array;
   if (options.source instanceof Uint8Array) {
     bytes = options.source;

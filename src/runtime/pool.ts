@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { InputValueError, show } from '../errors.js';
+import { checkOptionKeys, InputValueError, show } from '../errors.js';
 
 /** Pool accounting, all in bytes of GPU memory. */
 export interface PoolStats {
@@ -73,11 +73,7 @@ export function resolvePoolPolicy(policy: Partial<PoolPolicy> | undefined, base:
   if (policy === null || typeof policy !== 'object') {
     throw new InputValueError(`pool policy must be an object like { maxIdleBytes, maxIdleSubmits }; got ${show(policy)}`);
   }
-  for (const key of Object.keys(policy)) {
-    if (!(key in DEFAULT_POOL_POLICY)) {
-      throw new InputValueError(`pool policy: unknown option ${show(key)}; the options are ${show(Object.keys(DEFAULT_POOL_POLICY))}`);
-    }
-  }
+  checkOptionKeys('pool policy', policy, Object.keys(DEFAULT_POOL_POLICY));
   const out = { ...base, ...policy };
   for (const key of ['maxIdleBytes', 'maxIdleSubmits'] as const) {
     const v = out[key];

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { ShapeError } from '../../errors.js';
+import { checkOptionKeys, ShapeError } from '../../errors.js';
 import {
   DEFAULT_DRIFT_PARAMS,
   DRIFT_PARAM_NAMES,
@@ -85,6 +85,7 @@ export interface ChainConfig {
 
 /** Default configuration: Box model, {@link defaultGeometry}, no electronics. */
 export function defaultChainConfig(overrides: Partial<ChainConfig> = {}): ChainConfig {
+  checkOptionKeys('chain config', overrides, ['model', 'geometry', 'readout', 'electronics', 'pointDEdx_MeV_per_cm']);
   return {
     model: 'box',
     geometry: overrides.geometry ?? defaultGeometry(),

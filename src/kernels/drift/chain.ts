@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { InputValueError, ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, InputValueError, ShapeError, show } from '../../errors.js';
 import { defineOp } from '../../autodiff/tape.js';
 import type { GpuContext } from '../../runtime/context.js';
 import type { KernelSpec } from '../../runtime/kernel.js';
@@ -69,6 +69,8 @@ export function scaledPhysics(
   nominal: Partial<ChainParams> = {},
   options: { model?: RecombinationModel } = {},
 ): ScaledPhysics {
+  checkOptionKeys('scaledPhysics nominal', nominal, Object.keys(DEFAULT_CHAIN_PARAMS));
+  checkOptionKeys('scaledPhysics options', options, ['model']);
   const full: ChainParams = { ...DEFAULT_CHAIN_PARAMS, ...nominal };
   const values = physicsValues(full, options.model ?? 'box');
   const slot = new Int32Array(PHYSICS_PARAM_COUNT).fill(-1);

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { InputValueError, ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, InputValueError, ShapeError, show } from '../../errors.js';
 import { roundHalfEven, seededRandom } from '../../autodiff/numeric.js';
 import {
   ADC_COUNTS,
@@ -99,6 +99,7 @@ export interface ElectronicsParamGrads {
 
 /** Throw {@link InputValueError} for unusable settings. */
 export function validateElectronicsParams(p: ElectronicsParams, what = 'electronics'): void {
+  checkOptionKeys(what, p, Object.keys(DEFAULT_ELECTRONICS_PARAMS));
   const fin = (name: string, v: number, ok: boolean, hint: string): void => {
     if (!ok) throw new InputValueError(`${what}.${name} = ${show(v)} is invalid; ${hint}`);
   };

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { InputValueError, show } from '../../errors.js';
+import { checkOptionKeys, InputValueError, show } from '../../errors.js';
 import { DRIFT_LENGTH_2X2_CM, PIXEL_PITCH_CM, TIME_TICK_US } from './constants.js';
 
 /** A Cartesian axis name. */
@@ -55,7 +55,20 @@ export interface DetectorGeometry {
  * anode at z = 0, cathode at z = 30.27225 cm (`2x2.yaml` drift_length), a
  * 70 × 70 grid of 4.434 mm pixels (31.04 cm square) from (x, y) = (0, 0), 0.1 µs ticks.
  */
+/** The fields of a {@link DetectorGeometry}, for option-key checks (a Record, so the compiler insists on every field). */
+const GEOMETRY_FIELDS: Record<keyof DetectorGeometry, true> = {
+  driftAxis: true,
+  anode_cm: true,
+  cathode_cm: true,
+  pixelOrigin_cm: true,
+  nPixels: true,
+  pixelPitch_cm: true,
+  tick_us: true,
+};
+const GEOMETRY_KEYS = Object.keys(GEOMETRY_FIELDS);
+
 export function defaultGeometry(overrides: Partial<DetectorGeometry> = {}): DetectorGeometry {
+  checkOptionKeys('defaultGeometry overrides', overrides, GEOMETRY_KEYS);
   const g: DetectorGeometry = {
     driftAxis: 'z',
     anode_cm: 0,
@@ -72,6 +85,7 @@ export function defaultGeometry(overrides: Partial<DetectorGeometry> = {}): Dete
 
 /** Throw {@link InputValueError} if the geometry is not usable. */
 export function validateGeometry(g: DetectorGeometry, what = 'geometry'): void {
+  checkOptionKeys(what, g, GEOMETRY_KEYS);
   if (g.driftAxis !== 'x' && g.driftAxis !== 'y' && g.driftAxis !== 'z') {
     throw new InputValueError(`${what}.driftAxis = ${show(g.driftAxis)}; use 'x', 'y' or 'z'`);
   }

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { InputValueError, show } from '../../errors.js';
+import { checkOptionKeys, InputValueError, show } from '../../errors.js';
 import { allocateSegments, validateSegments } from './segments.js';
 import type { Segments } from './segments.js';
 import { platform } from '#platform';
@@ -136,11 +136,7 @@ export async function loadLarndSimSegments(
   source: string | Uint8Array,
   options: LarndSimSegmentsOptions = {},
 ): Promise<LarndSimSegments> {
-  for (const key of Object.keys(options)) {
-    if (!(OPTION_KEYS as readonly string[]).includes(key)) {
-      throw new InputValueError(`loadLarndSimSegments: unknown option ${show(key)}; the options are ${OPTION_KEYS.join(', ')}`);
-    }
-  }
+  checkOptionKeys('loadLarndSimSegments', options, OPTION_KEYS);
   const datasetPath = options.dataset ?? 'segments';
   const { eventId, driftAxisSwap = false } = options;
   if (eventId !== undefined && !Number.isInteger(eventId)) {

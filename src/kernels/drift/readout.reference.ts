@@ -30,7 +30,7 @@
  * @module
  */
 
-import { InputValueError, ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, InputValueError, ShapeError, show } from '../../errors.js';
 import {
   type DriftParamGrads,
   type DriftParams,
@@ -100,6 +100,7 @@ export const DEFAULT_READOUT_OPTIONS: Readonly<ReadoutOptions> = Object.freeze({
 
 /** Readout options with defaults filled in; throws InputValueError naming a bad option. Shared by the GPU wrapper. */
 export function resolveReadoutOptions(o: Partial<ReadoutOptions>): ReadoutOptions {
+  checkOptionKeys('readout options', o, Object.keys(DEFAULT_READOUT_OPTIONS));
   const r: ReadoutOptions = { ...DEFAULT_READOUT_OPTIONS, ...o };
   if (!(r.nSigma > 0) || !Number.isFinite(r.nSigma)) {
     throw new InputValueError(`readout options.nSigma = ${show(r.nSigma)} must be a finite number > 0 (default 4)`);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DTypeError, InputValueError, ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, DTypeError, InputValueError, ShapeError, show } from '../../errors.js';
 import type { GpuContext } from '../../runtime/context.js';
 import { tensor, type Tensor } from '../../runtime/tensor.js';
 import { CHAIN_PARAM_NAMES, type ChainParamName, type ChainParams, DEFAULT_CHAIN_PARAMS } from './chain.reference.js';
@@ -50,6 +50,8 @@ export function physicsTensor(
   params: Partial<ChainParams> = {},
   options: { model?: RecombinationModel; requiresGrad?: boolean } = {},
 ): Tensor {
+  checkOptionKeys('physicsTensor params', params, Object.keys(DEFAULT_CHAIN_PARAMS));
+  checkOptionKeys('physicsTensor options', options, ['model', 'requiresGrad']);
   return tensor(ctx, physicsValues(params, options.model ?? 'box'), [PHYSICS_PARAM_COUNT], {
     requiresGrad: options.requiresGrad ?? false,
     label: 'drift.physics',

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { DisposedError, InputValueError, ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, DisposedError, InputValueError, ShapeError, show } from '../../errors.js';
 import { defineOp } from '../../autodiff/tape.js';
 import type { GpuContext } from '../../runtime/context.js';
 import type { KernelSpec } from '../../runtime/kernel.js';
@@ -215,9 +215,7 @@ function sparseBatchNormInto(
   if (typeof options !== 'object' || options === null || typeof options.training !== 'boolean') {
     throw new InputValueError(`${op}: options.training must be true or false; got options ${show(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.includes(key)) throw new InputValueError(`${op}: unknown option ${show(key)}; the options are ${show(OPTION_KEYS)}`);
-  }
+  checkOptionKeys(op, options, OPTION_KEYS);
   const slope = options.leakyRelu ?? null;
   if (slope !== null) checkRange(op, 'options.leakyRelu', slope, 0, Number.MAX_VALUE, 'the LeakyReLU negative slope, ≥ 0 (0 is ReLU)');
   const eps = options.eps ?? BATCH_NORM_EPS;
@@ -349,9 +347,7 @@ export class SparseBatchNorm {
    */
   forward(x: SparseTensor, options: { readonly leakyRelu?: number } = {}): SparseTensor {
     if (this.disposedFlag) throw new DisposedError('SparseBatchNorm: forward() after dispose(); create a new layer');
-    for (const key of Object.keys(options)) {
-      if (key !== 'leakyRelu') throw new InputValueError(`SparseBatchNorm.forward: unknown option ${show(key)}; the only option is 'leakyRelu'`);
-    }
+    checkOptionKeys('SparseBatchNorm.forward', options, ['leakyRelu']);
     const r = sparseBatchNormInto(x, this.gamma, this.beta, {
       training: this.training,
       eps: this.eps,

@@ -19,7 +19,7 @@
  * @module
  */
 import { defineOp } from '../../autodiff/tape.js';
-import { InputValueError, ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, InputValueError, ShapeError, show } from '../../errors.js';
 import type { KernelSpec } from '../../runtime/kernel.js';
 import { empty, tensor, zeros, type Tensor } from '../../runtime/tensor.js';
 import { wgsl } from '../../wgsl/index.js';
@@ -113,10 +113,7 @@ export function setSparseConvAlgorithm(algorithm: SparseConvAlgorithm, options: 
       `setSparseConvAlgorithm: options.pairStagingBytes = ${show(options.pairStagingBytes)}; pass a whole number of bytes ≥ 0 (0: one dispatch per offset; default ${DEFAULT_PAIR_STAGING_BYTES})`,
     );
   }
-  const known = ['pairStagingBytes', 'tiles'];
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new InputValueError(`setSparseConvAlgorithm: unknown option ${show(key)}; the options are ${known.join(', ')}`);
-  }
+  checkOptionKeys('setSparseConvAlgorithm', options, ['pairStagingBytes', 'tiles']);
   const tiles = options.tiles ?? null;
   if (tiles !== null) checkIgemmTiles('setSparseConvAlgorithm', tiles, Infinity, true);
   convAlgorithm = algorithm;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { InputValueError, show } from '../../errors.js';
+import { checkOptionKeys, InputValueError, show } from '../../errors.js';
 import type { GpuContext } from '../../runtime/context.js';
 import {
   checkIgemmTiles,
@@ -111,9 +111,7 @@ export async function tuneSparseConv(
   workload: () => unknown,
   options: TuneSparseConvOptions = {},
 ): Promise<SparseConvTuningEntry[]> {
-  for (const key of Object.keys(options)) {
-    if (key !== 'minMs' && key !== 'maxReps') throw new InputValueError(`tuneSparseConv: unknown option ${show(key)}; the options are minMs, maxReps`);
-  }
+  checkOptionKeys('tuneSparseConv', options, ['minMs', 'maxReps']);
   const minMs = options.minMs ?? 20;
   const maxReps = options.maxReps ?? 20;
   if (!(minMs >= 0) || !Number.isFinite(minMs)) throw new InputValueError(`tuneSparseConv: options.minMs = ${show(options.minMs)}; pass a finite number of ms ≥ 0`);
