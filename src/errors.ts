@@ -71,6 +71,14 @@ export class InputValueError extends GhostgradError {
   override name = 'InputValueError';
 }
 
+/**
+ * A training step met a non-finite loss or gradient (NaN, ±Inf) and was not
+ * applied: weights, optimizer state and BatchNorm statistics are as before.
+ */
+export class NonFiniteError extends GhostgradError {
+  override name = 'NonFiniteError';
+}
+
 /** The tape was misused: missing gradient rule, backward run twice, bad gradient shape. */
 export class AutodiffError extends GhostgradError {
   override name = 'AutodiffError';

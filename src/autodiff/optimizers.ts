@@ -23,6 +23,7 @@ import { wgsl } from '../wgsl/index.js';
 const WG = 256;
 const sgdSpec: KernelSpec = { name: 'optim.sgd_step', source: wgsl('core/optim'), entryPoint: 'sgd_step' };
 const adamSpec: KernelSpec = { name: 'optim.adam_step', source: wgsl('core/optim'), entryPoint: 'adam_step' };
+const countSpec: KernelSpec = { name: 'optim.count_nonfinite', source: wgsl('core/optim'), entryPoint: 'count_nonfinite' };
 
 /** Where one parameter lives in its arena, in f32 elements. */
 interface ArenaSlot {
@@ -135,6 +136,40 @@ abstract class Optimizer {
       }
     }
     this.beforeStep();
+    for (const { arena, runs } of this.gatherGradients()) {
+      for (const run of runs) this.update(arena.storage.backing, arena.gradStorage.backing, arena.state, run);
+    }
+    this.afterStep();
+  }
+
+  /**
+   * Counts the NaN and ±Inf elements of the gradients that the next
+   * `step()` would apply, on the GPU, without a readback: a u32 [1] tensor
+   * (the caller owns it). Read it together with the loss to decide whether
+   * to step. Gathers the gradients into the optimizer's buffer as `step()`
+   * does, so that `step()` then copies nothing again. One dispatch per run
+   * of parameters with gradients (one for a model whose parameters all have them).
+   */
+  nonFiniteGradientCount(): Tensor<'u32'> {
+    if (this.disposedFlag) throw new AutodiffError('optimizer: nonFiniteGradientCount() after dispose()');
+    const ctx = this.params[0]!.ctx;
+    const count = zeros(ctx, [1], 'u32', { label: 'optimizer.nonFinite' });
+    for (const { arena, runs } of this.gatherGradients()) {
+      for (const run of runs) {
+        const [values] = Optimizer.windows(run, arena.gradStorage.backing);
+        ctx.run(countSpec, { values: values!, nonfinite: count, count: { n: run.length } }, ctx.grid(run.length, 256));
+      }
+    }
+    return count;
+  }
+
+  /**
+   * Moves each parameter's `.grad` into its slot of the arena (once; after
+   * that the gradient is a view of the slot) and groups consecutive
+   * parameters with gradients and the same run key into runs.
+   */
+  private gatherGradients(): { arena: Arena; runs: SlotRun[] }[] {
+    const out: { arena: Arena; runs: SlotRun[] }[] = [];
     for (const arena of this.arenas) {
       const runs: SlotRun[] = [];
       let runStart = -1;
@@ -162,9 +197,9 @@ abstract class Optimizer {
         runEnd = slot.offset + slot.param.size;
       }
       flush();
-      for (const run of runs) this.update(arena.storage.backing, arena.gradStorage.backing, arena.state, run);
+      out.push({ arena, runs });
     }
-    this.afterStep();
+    return out;
   }
 
   /**

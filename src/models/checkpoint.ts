@@ -34,6 +34,18 @@ export async function saveUResNetWeights(
 ): Promise<Uint8Array> {
   const entries = model.stateEntries();
   const data = await Promise.all(entries.map((e) => e.tensor.read() as Promise<Float32Array>));
+  // A model poisoned by a bad step must not become a checkpoint (and, with a
+  // fixed path, replace the last good one).
+  entries.forEach((e, i) => {
+    const values = data[i]!;
+    for (let j = 0; j < values.length; j++) {
+      if (!Number.isFinite(values[j]!)) {
+        throw new InputValueError(
+          `saveUResNetWeights: ${show(e.name)}[${j}] = ${show(values[j])}; the model holds non-finite values, so no checkpoint is written (an existing file is kept)`,
+        );
+      }
+    }
+  });
   return writeSafetensors(
     entries.map((e, i) => ({ name: e.name, shape: e.tensor.shape, data: data[i]! })),
     { ...extraMetadata, [CHECKPOINT_FORMAT_KEY]: CHECKPOINT_FORMAT, [CHECKPOINT_CONFIG_KEY]: JSON.stringify(model.config) },

@@ -13,7 +13,7 @@
  */
 import { backward, noGrad } from '../autodiff/tape.js';
 import { Adam, type AdamOptions } from '../autodiff/optimizers.js';
-import { InputValueError, ShapeError, show } from '../errors.js';
+import { checkOptionKeys, InputValueError, NonFiniteError, ShapeError, show } from '../errors.js';
 import { sparseCrossEntropy, CROSS_ENTROPY_IGNORE_INDEX } from '../kernels/sparse/loss.js';
 import { sparseTensor, type SparseTensor } from '../kernels/sparse/sparse-tensor.js';
 import { saveUResNet } from './checkpoint.js';
@@ -141,11 +141,20 @@ export interface TrainerOptions {
   readonly classWeights?: readonly number[] | Float32Array;
   /** Label that contributes nothing to the loss; default −100. */
   readonly ignoreIndex?: number;
+  /**
+   * What a step does when its loss or a gradient is NaN or ±Inf: `'throw'`
+   * (default) a {@link NonFiniteError}, or `'skip'` the update and report it
+   * (`StepResult.skipped`). Either way the step is not applied: weights,
+   * Adam state and BatchNorm statistics stay as they were.
+   */
+  readonly onNonFinite?: 'throw' | 'skip';
 }
+
+const TRAINER_OPTION_KEYS = ['adam', 'classWeights', 'ignoreIndex', 'onNonFinite'] as const;
 
 /** What one training step did. */
 export interface StepResult {
-  /** 1-based step number. */
+  /** Steps applied so far, this one included (a skipped step does not count). */
   readonly step: number;
   /** Mean (class-weighted) cross-entropy of the batch, before the update. */
   readonly loss: number;
@@ -153,6 +162,10 @@ export interface StepResult {
   readonly voxels: number;
   /** Wall time of the step, ms (host and GPU, loss readback included). */
   readonly ms: number;
+  /** True when the loss or a gradient was not finite and the update was skipped (`onNonFinite: 'skip'`). */
+  readonly skipped: boolean;
+  /** Number of NaN / ±Inf gradient elements found before the update (0 for an applied step). */
+  readonly nonFiniteGradients: number;
 }
 
 /**
@@ -163,12 +176,19 @@ export class UResNetTrainer {
   readonly optimizer: Adam;
   private readonly classWeights: Float32Array | null;
   private readonly ignoreIndex: number;
+  private readonly onNonFinite: 'throw' | 'skip';
   private stepCount = 0;
 
   constructor(
     readonly model: UResNet,
     options: TrainerOptions = {},
   ) {
+    checkOptionKeys('UResNetTrainer options', options, TRAINER_OPTION_KEYS);
+    const onNonFinite = options.onNonFinite ?? 'throw';
+    if (onNonFinite !== 'throw' && onNonFinite !== 'skip') {
+      throw new InputValueError(`UResNetTrainer: options.onNonFinite = ${show(onNonFinite)}; use 'throw' (default) or 'skip'`);
+    }
+    this.onNonFinite = onNonFinite;
     this.optimizer = new Adam(model.parameters(), options.adam ?? {});
     this.ignoreIndex = options.ignoreIndex ?? CROSS_ENTROPY_IGNORE_INDEX;
     const cw = options.classWeights;
@@ -198,12 +218,18 @@ export class UResNetTrainer {
 
   /**
    * One optimisation step on a mini-batch: model in training mode, forward,
-   * cross-entropy, backward, Adam update. Returns the loss read back from the GPU.
+   * cross-entropy, backward, then the Adam update if the loss and every
+   * gradient are finite. The loss and the count of non-finite gradient
+   * values come back in one readback, before the update is recorded. A batch
+   * in which no voxel counts (every label ignored or weighted 0) has loss 0
+   * and zero gradients. A step that throws, or is skipped, leaves the model,
+   * the optimizer and the BatchNorm statistics as they were.
    *
    * @param events one or more labelled events (empty events are allowed; the
    *   batch as a whole needs at least 2 voxels at every level for BatchNorm)
    * @throws InputValueError / ShapeError for bad events (see {@link collateEvents}),
    *   or a level with fewer than 2 voxels
+   * @throws NonFiniteError for a NaN / ±Inf loss or gradient, unless `onNonFinite: 'skip'`
    */
   async step(events: readonly SegmentationEvent[]): Promise<StepResult> {
     const t0 = performance.now();
@@ -221,24 +247,49 @@ export class UResNetTrainer {
     }
     m.train();
     const ctx = m.ctx;
+    const restoreStats = m.markRunningStats();
     const x = sparseTensor(ctx, batch.coords, batch.features, { dim: m.config.dim, channels: m.config.inChannels });
     let loss: number;
+    let nonFinite: number;
     try {
-      loss = await ctx.scope(async () => {
+      [loss, nonFinite] = await ctx.scope(async () => {
         const logits = m.forward(x);
-        const ceOptions = this.classWeights ? { classWeights: this.classWeights, ignoreIndex: this.ignoreIndex } : { ignoreIndex: this.ignoreIndex };
-        const l = sparseCrossEntropy(logits, batch.labels!, ceOptions);
+        const l = sparseCrossEntropy(logits, batch.labels!, {
+          ...(this.classWeights ? { classWeights: this.classWeights } : {}),
+          ignoreIndex: this.ignoreIndex,
+          emptyLoss: 'zero',
+        });
         this.optimizer.zeroGrad();
         backward(l);
-        this.optimizer.step();
-        return (await l.read())[0]!;
+        const count = this.optimizer.nonFiniteGradientCount();
+        const [lossBytes, countBytes] = await ctx.readBuffers([
+          { buffer: l.buffer, offset: l.byteOffset, bytes: 4 },
+          { buffer: count.buffer, offset: count.byteOffset, bytes: 4 },
+        ]);
+        return [new Float32Array(lossBytes!)[0]!, new Uint32Array(countBytes!)[0]!] as const;
       });
+    } catch (e) {
+      restoreStats();
+      this.optimizer.zeroGrad();
+      throw e;
     } finally {
       x.feats.dispose();
       x.coords.dispose();
     }
+    if (!Number.isFinite(loss) || nonFinite > 0) {
+      restoreStats();
+      this.optimizer.zeroGrad();
+      if (this.onNonFinite === 'throw') {
+        throw new NonFiniteError(
+          `UResNetTrainer.step: loss ${show(loss)} and ${nonFinite} non-finite gradient value(s) on a batch of ${n} voxels; the step was not applied ` +
+            "(weights, Adam state and BatchNorm statistics unchanged). Check the batch's features and the learning rate, or pass onNonFinite: 'skip'",
+        );
+      }
+      return { step: this.stepCount, loss, voxels: n, ms: performance.now() - t0, skipped: true, nonFiniteGradients: nonFinite };
+    }
+    this.optimizer.step();
     this.stepCount++;
-    return { step: this.stepCount, loss, voxels: n, ms: performance.now() - t0 };
+    return { step: this.stepCount, loss, voxels: n, ms: performance.now() - t0, skipped: false, nonFiniteGradients: 0 };
   }
 
   /** Frees the optimizer state and the parameters' gradients (not the model). */
@@ -282,6 +333,8 @@ export interface TrainReport {
   readonly voxelsPerSecond: number;
   /** Paths of the checkpoints written. */
   readonly checkpoints: readonly string[];
+  /** 0-based indices of the steps skipped for a non-finite loss or gradient (`onNonFinite: 'skip'`). */
+  readonly skippedSteps: readonly number[];
 }
 
 /**
@@ -290,6 +343,17 @@ export interface TrainReport {
  * The model is left in training mode.
  */
 export async function trainUResNet(model: UResNet, options: TrainOptions): Promise<TrainReport> {
+  checkOptionKeys('trainUResNet options', options, [
+    ...TRAINER_OPTION_KEYS,
+    'steps',
+    'batch',
+    'checkpointEvery',
+    'checkpointPath',
+    'onCheckpoint',
+    'progress',
+    'label',
+    'onStep',
+  ]);
   const steps = options.steps;
   if (!Number.isInteger(steps) || steps < 0) throw new InputValueError(`trainUResNet: options.steps = ${show(steps)} must be an integer ≥ 0`);
   if (typeof options.batch !== 'function') throw new InputValueError('trainUResNet: options.batch must be a function (step) => events');
@@ -302,17 +366,20 @@ export async function trainUResNet(model: UResNet, options: TrainOptions): Promi
   }
   const pathOf = (s: number): string =>
     typeof options.checkpointPath === 'function' ? options.checkpointPath(s) : String(options.checkpointPath).replaceAll('{step}', String(s));
-  const trainer = new UResNetTrainer(model, options);
+  const trainerOptions: TrainerOptions = Object.fromEntries(TRAINER_OPTION_KEYS.filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
+  const trainer = new UResNetTrainer(model, trainerOptions);
   // Through the platform, so that browser bundles never see cli-progress.
   const bar = options.progress === false ? null : await platform.progress(options.label ?? 'train', steps);
   const losses: number[] = [];
   const checkpoints: string[] = [];
+  const skippedSteps: number[] = [];
   let voxels = 0;
   const t0 = performance.now();
   try {
     for (let s = 0; s < steps; s++) {
       const r = await trainer.step(await options.batch(s));
       losses.push(r.loss);
+      if (r.skipped) skippedSteps.push(s);
       voxels += r.voxels;
       const elapsed = (performance.now() - t0) / 1000;
       bar?.update(s + 1, { loss: r.loss, 'vox/s': Math.round(voxels / Math.max(elapsed, 1e-9)) });
@@ -329,7 +396,7 @@ export async function trainUResNet(model: UResNet, options: TrainOptions): Promi
     trainer.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { steps, losses, voxels, seconds, voxelsPerSecond: voxels / Math.max(seconds, 1e-9), checkpoints };
+  return { steps, losses, voxels, seconds, voxelsPerSecond: voxels / Math.max(seconds, 1e-9), checkpoints, skippedSteps };
 }
 
 /** Per-voxel predictions of one event. */

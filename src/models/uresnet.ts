@@ -337,6 +337,20 @@ export class UResNet {
     return this.train(false);
   }
 
+  /**
+   * A function that restores every BatchNorm's running statistics to their
+   * values now, undoing one training forward (see
+   * {@link SparseBatchNorm.markRunningStats}): a failed or skipped step
+   * leaves the model as it was.
+   */
+  markRunningStats(): () => void {
+    this.check();
+    const restores = this.norms.map(({ bn }) => bn.markRunningStats());
+    return () => {
+      for (const restore of restores) restore();
+    };
+  }
+
   /** Trainable tensors (f32, requiresGrad), in checkpoint order: pass them to an optimizer. */
   parameters(): Tensor[] {
     this.check();

@@ -228,4 +228,31 @@ describe('optimizers', () => {
     second.dispose();
     p.dispose();
   });
+
+  it('nonFiniteGradientCount counts NaN and ±Inf over the gradients step() would apply, in one dispatch, and step() then copies nothing', async () => {
+    const ctx = await testGpu();
+    const a = tensor(ctx, [1, 2, 3], [3], { requiresGrad: true });
+    const b = tensor(ctx, [4, 5], [2], { requiresGrad: true });
+    const opt = new Adam([a, b], { lr: 0.1 });
+    a.grad = tensor(ctx, [0, NaN, 1]);
+    b.grad = tensor(ctx, [Infinity, -Infinity]);
+    let dispatches = ctx.stats().dispatches;
+    const count = opt.nonFiniteGradientCount();
+    expect(ctx.stats().dispatches - dispatches).toBe(1);
+    expect(Array.from(await count.read())).toEqual([3]);
+    count.dispose();
+    a.grad.write([0, 0.5, 1]);
+    b.grad.write([1, -1]);
+    const again = opt.nonFiniteGradientCount();
+    expect(Array.from(await again.read())).toEqual([0]);
+    again.dispose();
+    dispatches = ctx.stats().dispatches;
+    opt.step();
+    expect(ctx.stats().dispatches - dispatches).toBe(1); // the Adam update alone: the gradients are in place
+    expect(opt.steps).toBe(1);
+    opt.dispose();
+    a.dispose();
+    b.dispose();
+  });
 });
+

@@ -164,3 +164,25 @@ describe('sparse softmax cross-entropy (GPU)', () => {
     });
   });
 });
+
+describe('sparse cross-entropy with no counted row', () => {
+  it("is NaN by default (PyTorch's 0/0) and 0 with zero gradients under emptyLoss: 'zero'; a bad emptyLoss is refused", async () => {
+    const ctx = await testGpu();
+    const set = new CoordinateSet(ctx, 3, batchedCoords(4, 3, 1, 4, 0.5));
+    const n = set.n;
+    const labels = new Int32Array(n); // all class 0, whose weight is 0
+    const classWeights = [0, 1, 1, 1];
+    const x = tensor(ctx, randomArray(rand, n * 4, -2, 2), [n, 4], { requiresGrad: true });
+    const nan = sparseCrossEntropy(new SparseTensor(set, x), labels, { classWeights });
+    expect(Number.isNaN((await nan.read())[0])).toBe(true);
+    const zero = sparseCrossEntropy(new SparseTensor(set, x), labels, { classWeights, emptyLoss: 'zero' });
+    backward(zero);
+    expect(Array.from(await zero.read())).toEqual([0]);
+    expect((await x.grad!.read()).every((g) => g === 0)).toBe(true);
+    expect(() => sparseCrossEntropy(new SparseTensor(set, x), labels, { emptyLoss: 'skip' } as never)).toThrow(InputValueError);
+    expect(() => sparseCrossEntropy(new SparseTensor(set, x), labels, { ignoreIdx: 3 } as never)).toThrow(/did you mean "ignoreIndex"/);
+    nan.dispose();
+    zero.dispose();
+    x.dispose();
+  });
+});

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { checkOptionKeys, DisposedError, InputValueError, ShapeError, show } from '../../errors.js';
+import { AutodiffError, checkOptionKeys, DisposedError, InputValueError, ShapeError, show } from '../../errors.js';
 import { defineOp } from '../../autodiff/tape.js';
 import type { GpuContext } from '../../runtime/context.js';
 import type { KernelSpec } from '../../runtime/kernel.js';
@@ -363,6 +363,25 @@ export class SparseBatchNorm {
       [this.spareVar, this.rv] = [this.rv, this.spareVar];
     }
     return r.out;
+  }
+
+  /**
+   * A function that puts the running statistics back as they are now, for a
+   * step that fails or is skipped after its forward. It undoes at most one
+   * training forward: the update wrote the spare pair and left the current
+   * one unchanged, so undoing is a swap back. After a second training
+   * forward the old values are overwritten, and the function throws.
+   */
+  markRunningStats(): () => void {
+    const mean = this.rm;
+    return () => {
+      if (this.rm === mean) return;
+      if (this.spareMean !== mean || this.disposedFlag) {
+        throw new AutodiffError('SparseBatchNorm: the running statistics were updated twice since markRunningStats(), so the first values are gone; mark before each training forward');
+      }
+      [this.spareMean, this.rm] = [this.rm, this.spareMean];
+      [this.spareVar, this.rv] = [this.rv, this.spareVar];
+    };
   }
 
   /** Frees gamma, beta (and their gradients) and the running statistics. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { DTypeError, InputValueError, ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, DTypeError, InputValueError, ShapeError, show } from '../../errors.js';
 import { defineOp } from '../../autodiff/tape.js';
 import type { KernelSpec } from '../../runtime/kernel.js';
 import { empty, tensor, type Tensor } from '../../runtime/tensor.js';
@@ -37,6 +37,12 @@ export interface SparseCrossEntropyOptions {
   readonly classWeights?: Float32Array | Float64Array | readonly number[] | Tensor;
   /** Rows with this label contribute nothing (loss and gradient); default −100. */
   readonly ignoreIndex?: number;
+  /**
+   * The loss when no row counts (every label ignored, or every label's
+   * class weight 0): `'nan'` (default, PyTorch's 0/0) or `'zero'` (loss 0
+   * and zero gradients: such a batch teaches nothing, and poisons nothing).
+   */
+  readonly emptyLoss?: 'nan' | 'zero';
 }
 
 interface CeAttrs {
@@ -44,6 +50,8 @@ interface CeAttrs {
   readonly labels: Tensor | Int32Array;
   readonly weights: Tensor | Float32Array | null;
   readonly ignoreIndex: number;
+  /** 1 for `emptyLoss: 'zero'`. */
+  readonly emptyZero: number;
 }
 
 const crossEntropyOp = defineOp<CeAttrs>({
@@ -54,7 +62,7 @@ const crossEntropyOp = defineOp<CeAttrs>({
     // Host arrays are uploaded here so that the tape owns their GPU copies
     // (saved intermediates are freed after backward, or right away when not recording).
     const { labels, weights, temps } = gpuOperands(logits!, a);
-    const params = { rows, classes, ignore_index: a.ignoreIndex, nan_bits: QUIET_NAN_BITS };
+    const params = { rows, classes, ignore_index: a.ignoreIndex, nan_bits: QUIET_NAN_BITS, empty_zero: a.emptyZero };
     const wnll = empty(ctx, [rows]);
     const wsum = empty(ctx, [rows]);
     const lse = empty(ctx, [rows, 2]);
@@ -86,7 +94,7 @@ const crossEntropyOp = defineOp<CeAttrs>({
     const dlogits = empty(ctx, [rows, classes]);
     ctx.run(
       spec('ce_backward'),
-      { logits: logits!, labels: labels!, weights: weights!, lse: lse!, den: den!, gloss: gloss!, dlogits, params: { rows, classes, ignore_index: a.ignoreIndex, nan_bits: QUIET_NAN_BITS } },
+      { logits: logits!, labels: labels!, weights: weights!, lse: lse!, den: den!, gloss: gloss!, dlogits, params: { rows, classes, ignore_index: a.ignoreIndex, nan_bits: QUIET_NAN_BITS, empty_zero: a.emptyZero } },
       ctx.grid(rows * classes, WG),
     );
     return [dlogits];
@@ -154,6 +162,11 @@ export function sparseCrossEntropy(
 ): Tensor {
   const op = 'sparseCrossEntropy';
   checkSparse(op, 'logits', logits);
+  checkOptionKeys(`${op} options`, options, ['classWeights', 'ignoreIndex', 'emptyLoss']);
+  const emptyLoss = options.emptyLoss ?? 'nan';
+  if (emptyLoss !== 'nan' && emptyLoss !== 'zero') {
+    throw new InputValueError(`${op}: options.emptyLoss = ${show(emptyLoss)}; use 'nan' (PyTorch's 0/0, default) or 'zero'`);
+  }
   const n = logits.n;
   const c = logits.channels;
   if (c < 1) throw new ShapeError(`${op}: logits has 0 channels; it needs one channel per class (C ≥ 1)`);
@@ -208,5 +221,5 @@ export function sparseCrossEntropy(
       throw new DTypeError(`${op}: options.classWeights must be a Float32Array, Float64Array, number[] or f32 Tensor [${c}]; got ${describe(cw)}`);
     }
   }
-  return crossEntropyOp([logits.feats], { labels, weights, ignoreIndex })[0]!;
+  return crossEntropyOp([logits.feats], { labels, weights, ignoreIndex, emptyZero: emptyLoss === 'zero' ? 1 : 0 })[0]!;
 }

@@ -5,6 +5,8 @@
 //   grad      dL/dparam
 //   velocity  SGD momentum buffer (updated in place)
 //   m, v      Adam first and second moments (updated in place)
+//   values    f32[count.n]  gradients to check before a step (count_nonfinite)
+//   nonfinite u32[1]        count_nonfinite adds the number of NaN / ±Inf values
 // Grid: one invocation per element, folded into y beyond the x limit.
 
 struct SgdParams {
@@ -42,6 +44,25 @@ override WG: u32 = 256;
 @group(0) @binding(4) var<storage, read_write> m: array<f32>;
 @group(0) @binding(5) var<storage, read_write> v: array<f32>;
 @group(0) @binding(6) var<uniform> adam: AdamParams;
+@group(0) @binding(7) var<storage, read> values: array<f32>;
+@group(0) @binding(8) var<storage, read_write> nonfinite: array<atomic<u32>>;
+@group(0) @binding(9) var<uniform> count: CountParams;
+
+struct CountParams {
+  n: u32,
+}
+
+// Counts NaN and ±Inf: all exponent bits set. A bit test rather than
+// x != x, which a fast-math compiler may fold to false. The integer atomic
+// only counts, so the result does not depend on invocation order.
+@compute @workgroup_size(WG)
+fn count_nonfinite(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= count.n) { return; }
+  if ((bitcast<u32>(values[i]) & 0x7f800000u) == 0x7f800000u) {
+    atomicAdd(&nonfinite[0], 1u);
+  }
+}
 
 @compute @workgroup_size(WG)
 fn sgd_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

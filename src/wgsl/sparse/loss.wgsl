@@ -16,7 +16,8 @@
 //                             saved for the backward. Kept apart rather than summed: logits[r, j] − m_r
 //                             is exact for nearby values, so huge logits keep full relative precision.
 //   num, den f32[1]           Σ wnll, Σ wsum (from core/reduce)
-//   loss     f32[1]           num / den (NaN when den = 0, as PyTorch's 0/0)
+//   loss     f32[1]           num / den; when den = 0 (no row counts): NaN as PyTorch's
+//                             0/0, or 0 with zero gradients when params.empty_zero = 1
 //   gloss    f32[1]           upstream gradient of the loss
 //   dlogits  f32[rows, classes]
 // Grids: ce_rows one invocation per row; ce_finish one invocation;
@@ -35,6 +36,8 @@ struct Params {
   // 0x7fc00000: WGSL rejects non-finite constant expressions, so the quiet-NaN
   // bit pattern arrives at run time.
   nan_bits: u32,
+  // 1: a loss with no counted row (den = 0) is 0 and its gradient 0, not NaN.
+  empty_zero: u32,
 }
 
 override WG: u32 = 256;
@@ -94,7 +97,8 @@ fn ce_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 fn ce_finish() {
   // den = 0 (nothing counted) gives NaN explicitly: 0/0 in WGSL is not guaranteed to.
   let d = den[0];
-  loss[0] = select(nan(), num[0] / d, d != 0.0);
+  let empty = select(nan(), 0.0, params.empty_zero == 1u);
+  loss[0] = select(empty, num[0] / d, d != 0.0);
 }
 
 // dlogits[r, j] = gloss · w[y_r] / den · (softmax_j − [j = y_r]); 0 for ignored rows.
@@ -111,6 +115,10 @@ fn ce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   }
   if (!label_ok(yr)) {
     dlogits[e] = nan();
+    return;
+  }
+  if (den[0] == 0.0 && params.empty_zero == 1u) {
+    dlogits[e] = 0.0;
     return;
   }
   let p = exp((logits[e] - lse[2u * r]) - lse[2u * r + 1u]);
