@@ -151,6 +151,38 @@ function storedConfig(file: SafetensorsFile): UResNetConfig | null {
 }
 
 /**
+ * Checks, before anything is allocated, that the file's tensors have the
+ * shapes the configuration implies at the places that fix its size: the
+ * input conv (kernel volume, input channels, filters), the output layer
+ * (classes), the deepest down-sampling conv (depth) and the blocks of level
+ * 0 (reps). A configuration that claims a model the file cannot hold (a
+ * 164 kB file claiming filters 256) is refused at once instead of
+ * allocating gigabytes first.
+ */
+function checkFileHoldsConfig(c: ResolvedUResNetConfig, file: SafetensorsFile): void {
+  const v = c.kernelSize ** c.dim;
+  const planes = Array.from({ length: c.depth }, (_, i) => c.filters * (i + 1));
+  const expect = (name: string, shape: readonly number[] | null): void => {
+    const t = file.tensors.get(name);
+    const got = t ? show(t.shape) : 'absent';
+    const want = shape ? show(shape) : 'absent';
+    if (got !== want) {
+      throw new ShapeError(
+        `checkpoint: ${show(name)} is ${got} in the file, but the configuration (depth ${c.depth}, filters ${c.filters}, reps ${c.reps}, ` +
+          `dim ${c.dim}, kernelSize ${c.kernelSize}, inChannels ${c.inChannels}, numClasses ${c.numClasses}) needs ${want}; ` +
+          'the metadata does not describe these weights (or pass the right overrides)',
+      );
+    }
+  };
+  expect('input.conv.weight', [v, c.inChannels, planes[0]!]);
+  expect('output.linear.weight', [planes[0]!, c.numClasses]);
+  if (c.depth > 1) expect(`encoder.${c.depth - 2}.down.conv.weight`, [2 ** c.dim, planes[c.depth - 2]!, planes[c.depth - 1]!]);
+  expect(`encoder.${c.depth - 1}.down.conv.weight`, null);
+  expect(`encoder.0.block.${c.reps - 1}.conv1.weight`, [v, planes[0]!, planes[0]!]);
+  expect(`encoder.0.block.${c.reps}.conv1.weight`, null);
+}
+
+/**
  * Builds a model from a checkpoint that carries its configuration (as
  * written by {@link saveUResNetWeights}) and loads its weights. The model is
  * returned in eval mode.
@@ -161,7 +193,9 @@ function storedConfig(file: SafetensorsFile): UResNetConfig | null {
 export function uresnetFromSafetensors(ctx: GpuContext, bytes: Uint8Array, overrides: UResNetConfig = {}): UResNet {
   const file = readSafetensors(bytes);
   const stored = storedConfig(file);
-  const model = new UResNet(ctx, { ...overrides, ...(stored ?? {}) });
+  const config = { ...overrides, ...(stored ?? {}) };
+  checkFileHoldsConfig(resolveUResNetConfig(config), file);
+  const model = new UResNet(ctx, config);
   try {
     loadUResNetWeights(model, file);
   } catch (e) {

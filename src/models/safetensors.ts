@@ -299,5 +299,15 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
     const [b1, , n1] = ranges[i]!;
     if (b1 < e0 && e0 > b0) throw bad(`tensors ${show(n0)} and ${show(n1)} overlap in the data buffer; the file is corrupt`);
   }
+  // The format requires the tensors to cover the data buffer with no hole
+  // and nothing after them: stray bytes mean a corrupt or polyglot file.
+  let covered = 0;
+  for (const [begin, end, name] of ranges) {
+    if (begin > covered) throw bad(`bytes ${covered}…${begin - 1} of the data buffer, before tensor ${show(name)}, belong to no tensor; the file is corrupt`);
+    covered = Math.max(covered, end);
+  }
+  if (covered !== dataLen) {
+    throw bad(`${dataLen - covered} byte(s) follow the last tensor's data (the data buffer has ${dataLen}, the tensors cover ${covered}); the file is corrupt or has data appended`);
+  }
   return { tensors, metadata };
 }

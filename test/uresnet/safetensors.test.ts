@@ -84,6 +84,9 @@ describe('safetensors', () => {
     expect(() => readSafetensors(handMade({ x: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Array(8).fill(0)))).toThrow(/outside the 8-byte data buffer/);
     expect(() => readSafetensors(handMade({ x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, y: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Array(8).fill(0)))).toThrow(/overlap/);
     expect(() => readSafetensors(handMade({ x: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }, []))).toThrow(/shape/);
+    // Bytes after the last tensor, or a hole between tensors, are corruption (or a polyglot file).
+    expect(() => readSafetensors(handMade({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, new Array(8).fill(0)))).toThrow(/4 byte\(s\) follow the last tensor's data/);
+    expect(() => readSafetensors(handMade({ x: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Array(8).fill(0)))).toThrow(/bytes 0…3 of the data buffer, before tensor "x", belong to no tensor/);
   });
 
   it('writer validates names and lengths', () => {

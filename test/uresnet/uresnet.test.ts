@@ -203,6 +203,23 @@ describe('UResNet training, checkpoints and inference', () => {
     target.dispose();
   });
 
+  it('a checkpoint whose metadata claims a bigger model than its tensors is refused before anything is allocated', async () => {
+    const ctx = await testGpu();
+    const file = readSafetensors(await saveUResNetWeights(trained!));
+    const entries = [...file.tensors.values()].map((t) => ({ name: t.name, shape: t.shape, data: t.data }));
+    const base = ctx.stats().liveBytes;
+    const created = ctx.stats().buffersCreated;
+    for (const claim of [{ filters: 256 }, { depth: 4 }, { reps: 3 }, { numClasses: 7 }]) {
+      const lying = writeSafetensors(entries, { 'ghostgrad.uresnet.config': JSON.stringify({ ...trained!.config, ...claim }) });
+      const t0 = performance.now();
+      expect(() => uresnetFromSafetensors(ctx, lying), JSON.stringify(claim)).toThrow(ShapeError);
+      expect(() => uresnetFromSafetensors(ctx, lying)).toThrow(/the metadata does not describe these weights/);
+      expect(performance.now() - t0).toBeLessThan(1000);
+    }
+    expect(ctx.stats().liveBytes).toBe(base);
+    expect(ctx.stats().buffersCreated).toBe(created);
+  });
+
   it('bad inputs: wrong channel count, missing labels, bad labels', async () => {
     const ctx = await testGpu();
     const model = trained!;
