@@ -84,6 +84,15 @@ export class AutodiffError extends GhostgradError {
   override name = 'AutodiffError';
 }
 
+/** What a value is, for messages about a wrong kind of argument: `Float32Array(6)`, `number 3`, `Tensor(…)`. */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as { length?: number }).length ?? v.byteLength})`;
+  if (Array.isArray(v)) return `Array(${v.length})`;
+  if (typeof v === 'object') return (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+  return `${typeof v} ${show(v)}`;
+}
+
 /** Short, bounded rendering of a value for error messages. */
 export function show(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;

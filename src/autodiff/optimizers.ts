@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { AutodiffError, checkOptionKeys, InputValueError } from '../errors.js';
+import { AutodiffError, checkOptionKeys, DisposedError, InputValueError } from '../errors.js';
 import type { GpuContext, TensorWindow } from '../runtime/context.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import { SharedStorage, zeros, type Tensor } from '../runtime/tensor.js';
@@ -127,7 +127,13 @@ abstract class Optimizer {
     // longer updated by this one: say so before changing anything.
     for (const arena of this.arenas) {
       for (const { param, offset } of arena.slots) {
-        if (!param.disposed && (param.storage !== arena.storage || param.byteOffset !== offset * 4)) {
+        if (param.disposed) {
+          throw new DisposedError(
+            `optimizer: parameter ${param.label} was disposed after the optimizer was made, so step() cannot update it; ` +
+              'dispose the optimizer with its model, or make a new one over the live parameters',
+          );
+        }
+        if (param.storage !== arena.storage || param.byteOffset !== offset * 4) {
           throw new AutodiffError(
             `optimizer: ${param.label} now belongs to another optimizer (made after this one over the same tensor); ` +
               'dispose this optimizer, or give each tensor to one optimizer only',

@@ -4,11 +4,16 @@
  *
  * @module
  */
-import { DTypeError, ShapeError, show } from '../errors.js';
+import { describeValue, DTypeError, ShapeError, show } from '../errors.js';
 import type { DType } from '../runtime/dtype.js';
 import type { Tensor } from '../runtime/tensor.js';
 
 export function checkDType(op: string, arg: string, t: Tensor, dtype: DType = 'f32'): void {
+  if ((t as { isTensor?: unknown } | null)?.isTensor !== true) {
+    throw new DTypeError(
+      `${op}: ${arg} must be a GPU Tensor; got ${describeValue(t)}. Wrap host data with tensor(ctx, data, shape)`,
+    );
+  }
   if (t.dtype !== dtype) {
     throw new DTypeError(`${op}: ${arg} has dtype ${t.dtype}, expected ${dtype}; convert it before the call`);
   }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DisposedError, DTypeError, InputValueError, ShapeError, show } from '../errors.js';
+import { describeValue, DisposedError, DTypeError, InputValueError, ShapeError, show } from '../errors.js';
 import type { GpuContext, TensorWindow } from './context.js';
 import { assertDType, bytesPerElement, decodeHost, encodeHost, inferDType, type DType, type HostArray, type ReadArray } from './dtype.js';
 
@@ -225,6 +225,12 @@ export function tensor(ctx: GpuContext, data: Uint32Array, shape?: readonly numb
 export function tensor(ctx: GpuContext, data: Float32Array | Float64Array | readonly number[], shape?: readonly number[], options?: Omit<TensorOptions, 'dtype'> & { dtype?: never }): Tensor<'f32'>;
 export function tensor(ctx: GpuContext, data: HostArray, shape?: readonly number[], options?: TensorOptions): Tensor;
 export function tensor(ctx: GpuContext, data: HostArray, shape?: readonly number[], options: TensorOptions = {}): Tensor {
+  if (!(data instanceof Float32Array || data instanceof Int32Array || data instanceof Uint32Array || data instanceof Float64Array || Array.isArray(data))) {
+    throw new DTypeError(
+      `tensor: data must be a Float32Array, Float64Array, Int32Array, Uint32Array or number[]; got ${describeValue(data)}` +
+        (typeof BigInt64Array !== 'undefined' && (data as unknown) instanceof BigInt64Array ? ' (64-bit integers: convert with Int32Array.from(data, Number) when they fit)' : ''),
+    );
+  }
   const dims = shape ?? [data.length];
   checkShape(dims, 'tensor shape');
   const dtype = options.dtype ?? inferDType(data);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Adam, add, backward, matmul, mseLoss, seededRandom, SGD, sigmoid, tensor } from '../../src/index.js';
+import { Adam, add, backward, DisposedError, matmul, mseLoss, seededRandom, SGD, sigmoid, tensor } from '../../src/index.js';
 import { randomArray, testGpu } from '../helpers/gpu.js';
 
 const rand = seededRandom(5);
@@ -226,6 +226,18 @@ describe('optimizers', () => {
     expect(Array.from(await p.read())).toEqual([1, 2, 3]);
     first.dispose();
     second.dispose();
+    // A parameter disposed after the optimizer was made: step() refuses, changing nothing.
+    const r = tensor(ctx, [1, 2], [2], { requiresGrad: true });
+    const s = tensor(ctx, [3], [1], { requiresGrad: true });
+    const opt = new Adam([r, s], { lr: 0.1 });
+    r.grad = tensor(ctx, [1, 1]);
+    s.dispose();
+    expect(() => opt.step()).toThrow(DisposedError);
+    expect(() => opt.step()).toThrow(/parameter tensor#\d+ was disposed after the optimizer was made/);
+    expect(opt.steps).toBe(0);
+    expect(Array.from(await r.read())).toEqual([1, 2]);
+    opt.dispose();
+    r.dispose();
     p.dispose();
   });
 

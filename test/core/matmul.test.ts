@@ -46,4 +46,22 @@ describe('matmul', () => {
     const r2 = new Uint32Array((await matmul(a, b).read()).buffer);
     expect(r1).toEqual(r2);
   });
+
+  it('a tall matrix past the grid limit of one dimension ([9e6, 1]·[1, 2]) folds its row tiles into z, exactly', async () => {
+    const ctx = await testGpu();
+    const M = 9_000_000;
+    const aHost = new Float32Array(M).map((_, i) => (i % 1000) - 500);
+    const a = tensor(ctx, aHost, [M, 1]);
+    const b = tensor(ctx, [2, -0.5], [1, 2]);
+    const product = matmul(a, b);
+    const c = await product.read();
+    // Products of small integers and 2 or −0.5 are exact in f32.
+    for (const i of [0, 1, 127, 128, 65_535 * 128 - 1, 65_535 * 128, M - 1]) {
+      expect([c[2 * i], c[2 * i + 1]], String(i)).toEqual([2 * aHost[i]!, -0.5 * aHost[i]!]);
+    }
+    product.dispose();
+    a.dispose();
+    b.dispose();
+  });
 });
+

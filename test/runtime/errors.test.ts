@@ -106,3 +106,22 @@ describe('bad input gets typed errors that name the problem', () => {
     expect(String(err)).toMatch(/3:\d+: .*undefined_thing/);
   });
 });
+
+describe('wrong kinds of argument', () => {
+  it('a host array where a tensor belongs is a DTypeError that says how to wrap it', async () => {
+    const ctx = await testGpu();
+    const w = tensor(ctx, [1, 2, 3, 4], [2, 2]);
+    expect(() => matmul(new Float32Array(4) as never, w)).toThrow(DTypeError);
+    expect(() => matmul(new Float32Array(4) as never, w)).toThrow('matmul: a must be a GPU Tensor; got Float32Array(4). Wrap host data with tensor(ctx, data, shape)');
+    expect(() => add(w, [1, 2] as never)).toThrow(/got Array\(2\)/);
+    w.dispose();
+  });
+
+  it('tensor() refuses data of other types, naming them (BigInt64Array with a conversion hint)', async () => {
+    const ctx = await testGpu();
+    expect(() => tensor(ctx, new BigInt64Array(3) as never)).toThrow(DTypeError);
+    expect(() => tensor(ctx, new BigInt64Array(3) as never)).toThrow(/got BigInt64Array\(3\) \(64-bit integers: convert with Int32Array\.from\(data, Number\)/);
+    expect(() => tensor(ctx, 'abc' as never)).toThrow(/got string "abc"/);
+    expect(() => tensor(ctx, new Uint8Array(3) as never)).toThrow(/got Uint8Array\(3\)/);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DTypeError, InputValueError, ShapeError, backward, gradcheck, noGrad, seededRandom, sum, tensor, type Tensor } from '../../src/index.js';
+import { DTypeError, InputValueError, ShapeError, backward, createGpu, gradcheck, noGrad, seededRandom, sparseTensor, sum, tensor, type Tensor } from '../../src/index.js';
 import {
   addReference,
   concatReference,
@@ -226,3 +226,31 @@ describe('sparse site-preserving ops (GPU)', () => {
     });
   });
 });
+
+describe('sparseTensor input checks', () => {
+  it('refuses non-finite features (unless told not to check) and features from another context, freeing what it made', async () => {
+    const ctx = await testGpu();
+    await ctx.sync();
+    const base = ctx.stats().liveBytes;
+    const coords = Int32Array.of(0, 1, 1, 1, 0, 2, 1, 1);
+    for (const bad of [NaN, Infinity, 1e39]) {
+      expect(() => sparseTensor(ctx, coords, Float64Array.of(1, bad))).toThrow(InputValueError);
+    }
+    expect(() => sparseTensor(ctx, coords, Float64Array.of(1, NaN))).toThrow(/feats\[1\] \(site 1, channel 0\) = NaN; features must be finite/);
+    const unchecked = sparseTensor(ctx, coords, Float32Array.of(1, NaN), { checkFinite: false });
+    unchecked.feats.dispose();
+    unchecked.coords.dispose();
+    const other = await createGpu();
+    try {
+      const foreign = tensor(other, [1, 2], [2, 1]);
+      expect(() => sparseTensor(ctx, coords, foreign)).toThrow(/feats live on another GpuContext/);
+      foreign.dispose();
+    } finally {
+      await other.dispose();
+    }
+    expect(() => sparseTensor(ctx, coords, Float32Array.of(1, 2), { chanels: 1 } as never)).toThrow(/did you mean "channels"/);
+    await ctx.sync();
+    expect(ctx.stats().liveBytes).toBe(base);
+  });
+});
+

@@ -38,10 +38,14 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false):
     ctx.commandEncoder().clearBuffer(c.buffer, c.byteOffset, Math.ceil(c.byteLength / 4) * 4);
     return c;
   }
+  // Row tiles beyond the per-dimension grid limit fold into z (tall matrices, e.g. [9e6, 1]·[1, 2]).
+  const rowTiles = Math.ceil(M / TILE);
+  const perDim = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const y = Math.min(rowTiles, perDim);
   ctx.run(
     matmulSpec,
     { a, b, c, params: { M, N, K } },
-    [Math.ceil(N / TILE), Math.ceil(M / TILE)],
+    [Math.ceil(N / TILE), y, Math.ceil(rowTiles / y)],
     { TRANS_A: transA, TRANS_B: transB },
   );
   return c;

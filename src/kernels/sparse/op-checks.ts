@@ -5,6 +5,7 @@
  * @module
  */
 import { DTypeError, InputValueError, ShapeError, show } from '../../errors.js';
+import { describeValue as describe } from '../../errors.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import { SparseTensor } from './sparse-tensor.js';
 
@@ -36,8 +37,4 @@ export function checkRange(op: string, arg: string, v: number, lo: number, hi: n
   }
 }
 
-export function describe(v: unknown): string {
-  if (v === null || v === undefined) return String(v);
-  if (typeof v === 'object') return (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-  return `${typeof v} ${show(v)}`;
-}
+export { describe };

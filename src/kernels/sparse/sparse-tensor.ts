@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { DisposedError, ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, DisposedError, InputValueError, ShapeError, show } from '../../errors.js';
 import type { GpuContext } from '../../runtime/context.js';
 import { tensor, type Tensor } from '../../runtime/tensor.js';
 import { checkDType } from '../checks.js';
@@ -116,6 +116,9 @@ export class SparseTensor {
     readonly feats: Tensor,
   ) {
     checkDType('SparseTensor', 'feats', feats);
+    if (feats.ctx !== coords.gpu.ctx) {
+      throw new InputValueError('SparseTensor: feats live on another GpuContext than the coordinate set; make both on one context');
+    }
     if (feats.shape.length !== 2 || feats.shape[0] !== coords.n) {
       throw new ShapeError(
         `SparseTensor: feats has shape ${show(feats.shape)} but the coordinate set has ${coords.n} sites; feats must be [${coords.n}, C]`,
@@ -155,22 +158,41 @@ export function sparseTensor(
   ctx: GpuContext,
   coords: Int32Array,
   feats: Float32Array | Float64Array | Tensor,
-  options: { dim?: SpatialDim; channels?: number; requiresGrad?: boolean } = {},
+  options: { dim?: SpatialDim; channels?: number; requiresGrad?: boolean; checkFinite?: boolean } = {},
 ): SparseTensor {
+  checkOptionKeys('sparseTensor options', options, ['dim', 'channels', 'requiresGrad', 'checkFinite']);
   const dim = options.dim ?? 3;
   const set = new CoordinateSet(ctx, dim, coords);
-  let f: Tensor;
-  if (feats instanceof Float32Array || feats instanceof Float64Array) {
-    const channels = options.channels ?? (set.n > 0 ? feats.length / set.n : 0);
-    if (!Number.isInteger(channels) || feats.length !== set.n * channels) {
-      set.dispose();
-      throw new ShapeError(
-        `sparseTensor: feats has ${feats.length} values for ${set.n} sites; pass N × C values (and options.channels when N = 0)`,
-      );
+  let f: Tensor | null = null;
+  try {
+    if (feats instanceof Float32Array || feats instanceof Float64Array) {
+      const channels = options.channels ?? (set.n > 0 ? feats.length / set.n : 0);
+      if (!Number.isInteger(channels) || feats.length !== set.n * channels) {
+        throw new ShapeError(
+          `sparseTensor: feats has ${feats.length} values for ${set.n} sites; pass N × C values (and options.channels when N = 0)`,
+        );
+      }
+      if (options.checkFinite ?? true) {
+        for (let i = 0; i < feats.length; i++) {
+          if (!Number.isFinite(feats[i]!) || Math.abs(feats[i]!) > MAX_F32) {
+            throw new InputValueError(
+              `sparseTensor: feats[${i}] (site ${Math.floor(i / channels)}, channel ${i % channels}) = ${show(feats[i])}; features must be finite float32 values ` +
+                '(checked on the host, one pass over the array; options.checkFinite: false skips it)',
+            );
+          }
+        }
+      }
+      f = tensor(ctx, Float32Array.from(feats), [set.n, channels], { requiresGrad: options.requiresGrad ?? false });
+      return new SparseTensor(set, f);
     }
-    f = tensor(ctx, Float32Array.from(feats), [set.n, channels], { requiresGrad: options.requiresGrad ?? false });
-  } else {
-    f = feats;
+    return new SparseTensor(set, feats);
+  } catch (e) {
+    // A refused call frees what it made: the coordinate set and the uploaded features.
+    f?.dispose();
+    set.dispose();
+    throw e;
   }
-  return new SparseTensor(set, f);
 }
+
+/** The largest finite float32. */
+const MAX_F32 = 3.4028234663852886e38;

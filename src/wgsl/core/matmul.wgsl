@@ -20,7 +20,9 @@
 // loads walk the contiguous axis of each stored layout, plain or transposed,
 // so consecutive threads read consecutive addresses. The summation order
 // over K is fixed, so results are bitwise reproducible.
-// Grid: (ceil(N / 128), ceil(M / 128)) workgroups.
+// Grid: (ceil(N / 128), R, ceil(ceil(M / 128) / R)) workgroups, the row
+// tiles folded into z (R ≤ the per-dimension limit) so that tall matrices
+// fit the grid; row tile = wid.y + wid.z · R, and tiles past M return at once.
 
 struct Params {
   M: u32,
@@ -69,8 +71,10 @@ fn store(row: u32, col: u32, v: vec4<f32>) {
 }
 
 @compute @workgroup_size(16, 16)
-fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let row0 = wid.y * TILE;
+fn matmul(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // Uniform per workgroup, so returning here keeps the barriers below uniform.
+  let row0 = (wid.y + wid.z * nwg.y) * TILE;
+  if (row0 >= params.M) { return; }
   let col0 = wid.x * TILE;
   let tid = lid.y * THREADS + lid.x;
   var acc0l = vec4<f32>(0.0);
