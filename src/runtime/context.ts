@@ -302,6 +302,8 @@ export class GpuContext {
     bytesRead: 0,
   };
   private disposing = false;
+  /** Set when the device is lost: every later call and pending read rejects with it. */
+  private lost: DeviceLostError | null = null;
   /** @internal tensors created inside the innermost `scope()` call. */
   readonly scopeStack: Set<Tensor>[] = [];
   /** @internal Subsystems told when scopes open and close (the tape drops unreachable nodes). */
@@ -335,7 +337,10 @@ export class GpuContext {
     });
     void device.lost.then((info) => {
       if (this.disposing) return;
-      this.record(new DeviceLostError(`GPU device lost (${info.reason}): ${info.message}; create a new context with createGpu()`));
+      this.lost = new DeviceLostError(
+        `GPU device lost (reason: ${info.reason || 'unknown'}${info.message ? `, ${info.message}` : ''}); its tensors are gone; create a new context with createGpu()`,
+      );
+      this.onError?.(this.lost);
     });
   }
 
@@ -366,6 +371,7 @@ export class GpuContext {
 
   /** Throws the first pending asynchronous GPU error, if any. */
   throwPending(): void {
+    if (this.lost) throw this.lost;
     // A compile error explains the "invalid pipeline" errors that follow it.
     const first = this.errors.findIndex((x) => x instanceof ShaderCompileError || x instanceof DeviceLostError);
     const e = first >= 0 ? this.errors[first] : this.errors[0];
@@ -871,8 +877,15 @@ export class GpuContext {
       // the two waits overlap instead of adding up.
       mapped = staging.mapAsync(GPUMapMode.READ, 0, total);
       const [map] = await Promise.allSettled([mapped, this.settle()]);
+      if (map.status === 'rejected' && !this.lost) {
+        // A map aborted by device loss may reject before device.lost resolves.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
       this.throwPending();
-      if (map.status === 'rejected') throw map.reason;
+      if (map.status === 'rejected') {
+        const e = map.reason as Error;
+        throw new GpuValidationError(`readback failed: ${e?.name ?? 'Error'}: ${e?.message || '(no message)'}`);
+      }
       const all = staging.getMappedRange(0, total);
       at = 0;
       const out = sizes.map((size) => {

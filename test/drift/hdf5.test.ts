@@ -2,7 +2,7 @@
 // The fixture test/fixtures/larnd-sim-segments/segments.h5 was written with
 // h5py by the script in that folder's README; the expected values below are
 // the ones that script writes. Other files are made on the fly with h5wasm.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -193,5 +193,34 @@ describe('loadLarndSimSegments: the h5wasm module as an option, as outside Node'
     await expect(loadLarndSimSegments(fixture, { h5wasm: { File: 1 } })).rejects.toThrow(InputValueError);
     await expect(loadLarndSimSegments(fixture, { h5wasm: { File: 1 } })).rejects.toThrow(/options\.h5wasm must be the h5wasm module/);
     await expect(loadLarndSimSegments(fixture, { eventID: 4 } as never)).rejects.toThrow(/unknown option "eventID"/);
+  });
+});
+
+describe('loadLarndSimSegments: corrupt files', () => {
+  it('a file with a valid signature and a damaged body is one typed line naming file and dataset, with no HDF5-DIAG output', async () => {
+    const bytes = new Uint8Array(readFileSync(fixture));
+    for (let i = 200; i < bytes.length; i++) bytes[i] = (i * 7) & 255;
+    const path = join(dir, 'corrupt.h5');
+    writeFileSync(path, bytes);
+    const stderr: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      stderr.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    let error: unknown;
+    try {
+      await loadLarndSimSegments(path);
+    } catch (e) {
+      error = e;
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(error).toBeInstanceOf(InputValueError);
+    expect((error as Error).message).toMatch(/^loadLarndSimSegments: HDF5 could not read dataset "segments" of ".*corrupt\.h5": .*; the file is corrupt or truncated$/);
+    expect((error as Error).message).not.toContain('\n');
+    expect(stderr.join('')).not.toContain('HDF5-DIAG');
+    // The reader still works on a good file afterwards (the default handler is back).
+    expect((await loadLarndSimSegments(fixture)).segments.length).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  add, BindingError, createGpu, DeviceLimitError, DisposedError, DTypeError, matmul, NoAdapterError,
+  add, BindingError, createGpu, DeviceLimitError, DeviceLostError, DisposedError, DTypeError, matmul, NoAdapterError,
   ShaderCompileError, ShapeError, tensor, zeros, type KernelSpec,
 } from '../../src/index.js';
 import { testGpu } from '../helpers/gpu.js';
@@ -123,5 +123,23 @@ describe('wrong kinds of argument', () => {
     expect(() => tensor(ctx, new BigInt64Array(3) as never)).toThrow(/got BigInt64Array\(3\) \(64-bit integers: convert with Int32Array\.from\(data, Number\)/);
     expect(() => tensor(ctx, 'abc' as never)).toThrow(/got string "abc"/);
     expect(() => tensor(ctx, new Uint8Array(3) as never)).toThrow(/got Uint8Array\(3\)/);
+  });
+});
+
+describe('device loss', () => {
+  it('pending and later reads, sync() and new work reject with DeviceLostError carrying the reason', async () => {
+    const ctx = await createGpu();
+    try {
+      const t = tensor(ctx, [1, 2, 3]);
+      await ctx.sync();
+      const pending = t.read();
+      ctx.device.destroy();
+      await expect(pending).rejects.toThrow(DeviceLostError);
+      await expect(t.read()).rejects.toThrow(/GPU device lost \(reason: destroyed/);
+      await expect(ctx.sync()).rejects.toThrow(DeviceLostError);
+      expect(() => add(t, t)).toThrow(DeviceLostError);
+    } finally {
+      await ctx.dispose();
+    }
   });
 });

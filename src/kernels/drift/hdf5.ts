@@ -13,7 +13,7 @@
  * @module
  */
 
-import { checkOptionKeys, InputValueError, show } from '../../errors.js';
+import { checkOptionKeys, GhostgradError, InputValueError, show } from '../../errors.js';
 import { allocateSegments, validateSegments } from './segments.js';
 import type { Segments } from './segments.js';
 import { platform } from '#platform';
@@ -205,20 +205,44 @@ export async function loadLarndSimSegments(
         `loadLarndSimSegments: ${show(label)} is not an HDF5 file (no HDF5 signature at byte 0; files with a user block are not supported)`,
       );
     }
+    // HDF5 errors throw (with the diagnostics as their message) instead of
+    // printing pages of HDF5-DIAG to stderr; the default handler comes back after.
+    const errors = Module as unknown as { activate_throwing_error_handler?(): number; deactivate_throwing_error_handler?(): number };
+    errors.activate_throwing_error_handler?.();
     let file: H5File;
     try {
-      file = new h5.File(path, 'r');
-    } catch (e) {
-      throw new InputValueError(`loadLarndSimSegments: could not open ${show(label)} as HDF5 (${(e as Error).message})`);
-    }
-    try {
-      return readSegments(h5, file, datasetPath, label, eventId, driftAxisSwap);
+      try {
+        file = new h5.File(path, 'r');
+      } catch (e) {
+        throw new InputValueError(`loadLarndSimSegments: could not open ${show(label)} as HDF5: ${hdf5Reason(e)}; the file is corrupt or truncated`);
+      }
+      try {
+        return readSegments(h5, file, datasetPath, label, eventId, driftAxisSwap);
+      } catch (e) {
+        if (e instanceof GhostgradError) throw e;
+        throw new InputValueError(
+          `loadLarndSimSegments: HDF5 could not read dataset ${show(datasetPath)} of ${show(label)}: ${hdf5Reason(e)}; the file is corrupt or truncated`,
+        );
+      } finally {
+        file.close();
+      }
     } finally {
-      file.close();
+      errors.deactivate_throwing_error_handler?.();
     }
   } finally {
     await cleanup();
   }
+}
+
+/**
+ * The gist of an HDF5 error stack, for a one-line message: the outermost and
+ * innermost "in Function(): reason" entries of its diagnostics.
+ */
+function hdf5Reason(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  const steps = [...text.matchAll(/ in (\w+)\(\): ([^\n]+)/g)].map((m) => `${m[1]}: ${m[2]!.trim()}`);
+  if (steps.length === 0) return text.split('\n')[0]!.slice(0, 200) || 'unknown HDF5 error';
+  return steps.length === 1 ? steps[0]! : `${steps[0]} … ${steps[steps.length - 1]}`;
 }
 
 function listDatasets(h5: H5Module, group: H5Group, prefix: string, out: string[], limit: number): void {
