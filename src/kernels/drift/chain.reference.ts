@@ -10,7 +10,7 @@
  * @module
  */
 
-import { checkOptionKeys, ShapeError } from '../../errors.js';
+import { checkOptionKeys, InputValueError, ShapeError, show } from '../../errors.js';
 import {
   DEFAULT_DRIFT_PARAMS,
   DRIFT_PARAM_NAMES,
@@ -81,17 +81,29 @@ export interface ChainConfig {
   electronics: Partial<ElectronicsParams> | null;
   /** dE/dx for point deposits (dx = 0), MeV/cm (default 2.1). */
   pointDEdx_MeV_per_cm: number;
+  /**
+   * Segments wholly outside the active volume (GPU chain, `simulateCharge`):
+   * `'warn'` (default) logs the count and the volume once per segments
+   * tensor, `'error'` throws, `'drop'` is silent. When every segment is
+   * outside, the chain throws whatever the setting: the result would be empty.
+   */
+  onOutside: 'drop' | 'warn' | 'error';
 }
 
 /** Default configuration: Box model, {@link defaultGeometry}, no electronics. */
 export function defaultChainConfig(overrides: Partial<ChainConfig> = {}): ChainConfig {
-  checkOptionKeys('chain config', overrides, ['model', 'geometry', 'readout', 'electronics', 'pointDEdx_MeV_per_cm']);
+  checkOptionKeys('chain config', overrides, ['model', 'geometry', 'readout', 'electronics', 'pointDEdx_MeV_per_cm', 'onOutside']);
+  const onOutside = overrides.onOutside ?? 'warn';
+  if (onOutside !== 'drop' && onOutside !== 'warn' && onOutside !== 'error') {
+    throw new InputValueError(`chain config: onOutside = ${show(onOutside)}; use 'warn' (default), 'error' or 'drop'`);
+  }
   return {
     model: 'box',
     geometry: overrides.geometry ?? defaultGeometry(),
     readout: {},
     electronics: null,
     pointDEdx_MeV_per_cm: DEFAULT_RECOMBINATION_OPTIONS.pointDEdx_MeV_per_cm,
+    onOutside: 'warn',
     ...overrides,
   };
 }

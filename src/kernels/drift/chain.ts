@@ -13,6 +13,7 @@ import { empty, tensor, type Tensor } from '../../runtime/tensor.js';
 import { wgsl } from '../../wgsl/index.js';
 import { type ChainConfig, type ChainParamName, type ChainParams, DEFAULT_CHAIN_PARAMS, defaultChainConfig } from './chain.reference.js';
 import { driftPoints } from './drift.js';
+import { activeBox } from './geometry.js';
 import { electronics } from './electronics.js';
 import type { SparseImage } from './loss.js';
 import { type CellBounds, type QuadraturePlan, type ReadoutPlan, pixelReadout, planQuadratureReading, planReadout, readoutStats, samplePoints } from './readout.js';
@@ -103,6 +104,28 @@ export function scaledPhysics(
   };
 }
 
+/** Segments tensors already warned about, so that a fit loop warns once, not every iteration. */
+const warnedOutside = new WeakSet<Tensor>();
+
+/** Applies `config.onOutside` to the count of segments outside the active volume. */
+function reportOutside(segments: Tensor, nOutside: number, c: ChainConfig): void {
+  if (nOutside === 0) return;
+  const n = segments.shape[0]!;
+  const box = activeBox(c.geometry);
+  const volume = `the active volume [${box.min.map((v) => v.toFixed(2)).join(', ')}] … [${box.max.map((v) => v.toFixed(2)).join(', ')}] cm (drift axis ${c.geometry.driftAxis})`;
+  const what = `${nOutside} of ${n} segment(s) lie wholly outside ${volume}`;
+  if (nOutside === n) {
+    throw new InputValueError(
+      `simulateCharge: all ${what}, so nothing would be read out; check the geometry (defaultGeometry is the 2x2-like default, not your detector) and the segments' frame (driftAxisSwap)`,
+    );
+  }
+  if (c.onOutside === 'error') throw new InputValueError(`simulateCharge: ${what} (config.onOutside: 'error'); they would deposit nothing`);
+  if (c.onOutside === 'warn' && !warnedOutside.has(segments)) {
+    warnedOutside.add(segments);
+    console.warn(`ghostgrad simulateCharge: ${what}; they deposit nothing (config.onOutside: 'drop' silences this, 'error' refuses)`);
+  }
+}
+
 /** Result of {@link simulateCharge}: a sparse image plus its intermediates. */
 export interface SimulatedCharge extends SparseImage {
   /**
@@ -163,6 +186,7 @@ export async function simulateCharge(segments: Tensor, physics: Tensor, config: 
     const { plan: qplan, alsoRead: physicsHost } = await planQuadratureReading(segments, electrons, c.geometry, c.readout, physics);
     made.push(qplan);
     validatePhysicsValues(physicsHost!, c.model);
+    reportOutside(segments, qplan.nOutside, c);
     const points = samplePoints(segments, electrons, qplan);
     made.push(points);
     const drifted = driftPoints(points, physics, c.geometry);

@@ -75,6 +75,8 @@ export interface QuadraturePlan {
   readonly nSegments: number;
   /** Total quadrature points m. */
   readonly nPoints: number;
+  /** Segments wholly outside the active volume (they deposit nothing). */
+  readonly nOutside: number;
   /** f32 [n, 4]: t_enter, t_exit, enter axis, exit axis (−1: end inside). */
   readonly clip: Tensor;
   /** u32 [n + 1]: first point of each segment; starts[n] = m. */
@@ -137,26 +139,36 @@ export async function planQuadratureReading(
   const clip = empty(ctx, [n, 4], 'f32', { label: 'drift.clip' });
   const segmentRows = empty(ctx, [n, SROW], 'f32', { label: 'drift.segmentRows' });
   const counts = empty(ctx, [n], 'u32');
-  ctx.run(quadCount, { seg: segments, electrons, clip, counts, srow: segmentRows, params: uniforms }, ctx.grid(n, WG));
+  const outsideTotal = zeros(ctx, [1], 'u32', { label: 'drift.outsideTotal' });
+  ctx.run(quadCount, { seg: segments, electrons, clip, counts, srow: segmentRows, outside_total: outsideTotal, params: uniforms }, ctx.grid(n, WG));
   const starts = exclusiveScan(counts);
   counts.dispose();
   let nPoints: number;
+  let nOutside: number;
   let extra: Float32Array | null = null;
   try {
-    const ranges: WordRange[] = [{ tensor: starts, index: n, count: 1 }];
+    // The point count, the outside count and what the caller asked for, in one round trip.
+    const ranges: WordRange[] = [
+      { tensor: starts, index: n, count: 1 },
+      { tensor: outsideTotal, index: 0, count: 1 },
+    ];
     if (alsoRead) ranges.push({ tensor: alsoRead, index: 0, count: alsoRead.size });
-    const [total, other] = await readWords(ranges);
+    const [total, outside, other] = await readWords(ranges);
     nPoints = new Uint32Array(total!)[0]!;
+    nOutside = new Uint32Array(outside!)[0]!;
     if (other) extra = new Float32Array(other, 0, alsoRead!.size);
   } catch (e) {
     clip.dispose();
     segmentRows.dispose();
     starts.dispose();
     throw e;
+  } finally {
+    outsideTotal.dispose();
   }
   const plan: QuadraturePlan = {
     nSegments: n,
     nPoints,
+    nOutside,
     clip,
     starts,
     segmentRows,

@@ -12,6 +12,8 @@
 //   counts    u32[n]     quadrature points per segment (0 when fully outside)
 //   srow      f32[n·8]   per-segment bookkeeping [inside, clipped, outside, dE, f·dE,
 //                        n_e, f·n_e, points], reduced by colsum for ReadoutStats
+//   outside_total u32[1] quad_count adds 1 per segment wholly outside the active volume
+//                        (an integer atomic: the count is order-independent)
 //   starts    u32[n+1]   exclusive scan of counts (starts[n] = total points m)
 //   pts       f32[m·5]   points [u, v, w, t0, q0] (cm, cm, cm, µs, e⁻)
 //   gpts      f32[m·5]   backward input ∂L/∂pts
@@ -58,6 +60,7 @@ override WG: u32 = 256;
 @group(0) @binding(9) var<storage, read_write> gelec: array<f32>;
 @group(0) @binding(10) var<storage, read> clip_in: array<f32>;
 @group(0) @binding(11) var<uniform> params: Params;
+@group(0) @binding(12) var<storage, read_write> outside_total: array<atomic<u32>>;
 
 fn seg_start(i: u32) -> vec3<f32> {
   let b = i * SEG_STRIDE;
@@ -126,6 +129,7 @@ fn quad_count(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     }
   }
   counts[i] = np;
+  if (status == STATUS_OUTSIDE) { atomicAdd(&outside_total[0], 1u); }
   srow[r] = select(0.0, 1.0, status == STATUS_INSIDE);
   srow[r + 1u] = select(0.0, 1.0, status == STATUS_CLIPPED);
   srow[r + 2u] = select(0.0, 1.0, status == STATUS_OUTSIDE);
