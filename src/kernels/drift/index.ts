@@ -32,3 +32,4 @@ export type { SparseImage, GpuBlurOptions } from './loss.js';
 export { simulateCharge, scaledPhysics } from './chain.js';
 export type { SimulatedCharge, ScaledPhysics } from './chain.js';
 export * from './hdf5.js';
+export * from './larnd-geometry.js';
