@@ -66,7 +66,7 @@ beforeAll(async () => {
   if (haveChromium) packed = packAndInstall();
   server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const allowed = ['/dist/', '/node_modules/wgsl_reflect/', '/test/browser/', '/bundle/'].some((p) => path.startsWith(p));
+    const allowed = ['/dist/', '/node_modules/wgsl_reflect/', '/node_modules/yaml/', '/test/browser/', '/bundle/'].some((p) => path.startsWith(p));
     const file = path.startsWith('/bundle/') && packed ? `${packed.app}/${path.slice('/bundle/'.length)}` : root + path.slice(1);
     if (!allowed || path.includes('..') || !existsSync(file)) {
       res.writeHead(404).end();

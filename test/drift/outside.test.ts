@@ -4,7 +4,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { testGpu } from '../helpers/gpu.js';
 import { InputValueError } from '../../src/errors.js';
-import { defaultChainConfig, physicsTensor, segmentsFromObjects, segmentsTensor, simulateCharge } from '../../src/kernels/drift/index.js';
+import { defaultChainConfig, physicsTensor, segmentsFromObjects, segmentsTensor, segmentsToPacked, simulateCharge } from '../../src/kernels/drift/index.js';
+import { tensor } from '../../src/runtime/tensor.js';
 
 /** Two segments inside the default 2x2-like volume and `outside` beyond it (x = 500 cm). */
 function rows(inside: number, outside: number) {
@@ -52,5 +53,31 @@ describe('simulateCharge: segments outside the active volume', () => {
     await ctx.sync();
     expect(ctx.stats().liveBytes).toBe(base);
     expect(defaultChainConfig().onOutside).toBe('warn');
+  });
+});
+
+describe('simulateCharge: segments tensors made without validation', () => {
+  it('a raw tensor with a NaN position or a negative dE is refused on the GPU, naming the row, in the readback it already makes', async () => {
+    const ctx = await testGpu();
+    await ctx.sync();
+    const base = ctx.stats().liveBytes;
+    const physics = physicsTensor(ctx);
+    const packed = segmentsToPacked(rows(3, 0));
+    for (const [row, col, value] of [[1, 0, NaN], [2, 6, -0.5], [0, 7, Infinity]] as const) {
+      const bad = Float32Array.from(packed);
+      bad[row * 11 + col] = value;
+      const raw = tensor(ctx, bad, [3, 11]);
+      await expect(simulateCharge(raw, physics)).rejects.toThrow(new RegExp(`segments row ${row} is not a valid segment \\(found on the GPU`));
+      raw.dispose();
+    }
+    physics.dispose();
+    await ctx.sync();
+    expect(ctx.stats().liveBytes).toBe(base);
+  });
+
+  it('a float64 value beyond float32 (dE = 1e39) is refused on the host, before it becomes Inf', () => {
+    expect(() => segmentsFromObjects([{ x_start: 1, y_start: 1, z_start: 1, x_end: 1.1, y_end: 1, z_end: 1, dE: 1e39, dx: 0.1, t0: 0 }])).toThrow(
+      /row 0 has dE = 1e\+39 MeV; dE must be a finite, non-negative float32 energy/,
+    );
   });
 });

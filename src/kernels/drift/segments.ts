@@ -197,28 +197,34 @@ export function validateSegments(s: Segments, what = 'segments'): void {
   if (s.trackId.length !== s.length || s.pdgId.length !== s.length) {
     throw new ShapeError(`${what}.trackId/pdgId have ${s.trackId.length}/${s.pdgId.length} entries but ${what}.length is ${s.length}`);
   }
+  // The GPU holds every column as float32: a finite float64 beyond its range
+  // would arrive as ±Inf.
+  const f32 = (v: number): boolean => Math.abs(v) <= MAX_F32;
   for (let i = 0; i < s.length; i++) {
     for (const [name, col] of cols) {
       const v = col[i]!;
-      if (!Number.isFinite(v)) {
+      if (!Number.isFinite(v) || !f32(v)) {
         const unit = name === 't0' ? 'µs' : 'cm';
-        throw new InputValueError(`${what}: row ${i} has ${name} = ${show(v)}; it must be a finite number in ${unit} (fix or drop the row)`);
+        throw new InputValueError(`${what}: row ${i} has ${name} = ${show(v)}; it must be a finite float32 number in ${unit} (fix or drop the row)`);
       }
     }
     const dE = s.dE[i]!;
-    if (!(dE >= 0) || dE === Infinity) {
+    if (!(dE >= 0) || !f32(dE)) {
       throw new InputValueError(
-        `${what}: row ${i} has dE = ${show(dE)} MeV; dE must be a finite, non-negative energy in MeV (fix or drop the row)`,
+        `${what}: row ${i} has dE = ${show(dE)} MeV; dE must be a finite, non-negative float32 energy in MeV (fix or drop the row)`,
       );
     }
     const dx = s.dx[i]!;
-    if (!(dx >= 0) || dx === Infinity) {
+    if (!(dx >= 0) || !f32(dx)) {
       throw new InputValueError(
-        `${what}: row ${i} has dx = ${show(dx)} cm; dx must be a finite, non-negative length in cm (use 0 for a point deposit)`,
+        `${what}: row ${i} has dx = ${show(dx)} cm; dx must be a finite, non-negative float32 length in cm (use 0 for a point deposit)`,
       );
     }
   }
 }
+
+/** The largest finite float32. */
+const MAX_F32 = 3.4028234663852886e38;
 
 /**
  * Unpack a row-major table laid out as {@link SEGMENT_COLUMNS} (11 numbers per

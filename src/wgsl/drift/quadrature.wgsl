@@ -12,8 +12,10 @@
 //   counts    u32[n]     quadrature points per segment (0 when fully outside)
 //   srow      f32[n·8]   per-segment bookkeeping [inside, clipped, outside, dE, f·dE,
 //                        n_e, f·n_e, points], reduced by colsum for ReadoutStats
-//   outside_total u32[1] quad_count adds 1 per segment wholly outside the active volume
-//                        (an integer atomic: the count is order-independent)
+//   outside_total u32[2] [0]: quad_count adds 1 per segment wholly outside the active
+//                        volume; [1]: the first row (atomicMin) that is not a valid segment
+//                        (a non-finite position or t0, dE or dx negative or not finite),
+//                        n when every row is valid. Integer atomics: order-independent.
 //   starts    u32[n+1]   exclusive scan of counts (starts[n] = total points m)
 //   pts       f32[m·5]   points [u, v, w, t0, q0] (cm, cm, cm, µs, e⁻)
 //   gpts      f32[m·5]   backward input ∂L/∂pts
@@ -41,6 +43,7 @@ const PTS_STRIDE: u32 = 5u;
 const CLIP_STRIDE: u32 = 4u;
 const SROW_STRIDE: u32 = 8u;
 const COL_DE: u32 = 6u;
+const COL_DX: u32 = 7u;
 const COL_T0: u32 = 8u;
 const STATUS_INSIDE: u32 = 0u;
 const STATUS_CLIPPED: u32 = 1u;
@@ -61,6 +64,22 @@ override WG: u32 = 256;
 @group(0) @binding(10) var<storage, read> clip_in: array<f32>;
 @group(0) @binding(11) var<uniform> params: Params;
 @group(0) @binding(12) var<storage, read_write> outside_total: array<atomic<u32>>;
+
+// All exponent bits set: ±Inf or NaN (a bit test, which no fast-math rewrite drops).
+fn not_finite(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u;
+}
+
+// A row a validated Segments table could hold: finite positions and t0,
+// finite dE ≥ 0 and dx ≥ 0. Rows of a segments tensor made with tensor()
+// reach the GPU unchecked; this is where they are checked.
+fn row_valid(i: u32) -> bool {
+  let b = i * SEG_STRIDE;
+  for (var k = 0u; k < 9u; k++) {
+    if (not_finite(seg[b + k])) { return false; }
+  }
+  return seg[b + COL_DE] >= 0.0 && seg[b + COL_DX] >= 0.0;
+}
 
 fn seg_start(i: u32) -> vec3<f32> {
   let b = i * SEG_STRIDE;
@@ -130,6 +149,7 @@ fn quad_count(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   }
   counts[i] = np;
   if (status == STATUS_OUTSIDE) { atomicAdd(&outside_total[0], 1u); }
+  if (!row_valid(i)) { atomicMin(&outside_total[1], i); }
   srow[r] = select(0.0, 1.0, status == STATUS_INSIDE);
   srow[r + 1u] = select(0.0, 1.0, status == STATUS_CLIPPED);
   srow[r + 2u] = select(0.0, 1.0, status == STATUS_OUTSIDE);
