@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, ShapeError, show } from '../../errors.js';
 import { defineOp } from '../../autodiff/tape.js';
 import type { GpuContext } from '../../runtime/context.js';
 import type { KernelSpec } from '../../runtime/kernel.js';
@@ -17,7 +17,7 @@ import type { Box3 } from './checks.js';
 import { type GpuPhotonLibrary, photonLibraryLookup } from './photon-library.js';
 import { type SirenNetwork, type SirenPath, sirenForward } from './siren.js';
 import type { OutsidePolicy, PoissonNllOptions, VisibilityTransformOptions } from './visibility.reference.js';
-import { logToVisibility, normalizeCoordinates, poissonNll } from './visibility.js';
+import { checkNonNegative, logToVisibility, normalizeCoordinates, poissonNll } from './visibility.js';
 
 const WG = 256;
 const COL_WG = 64;
@@ -204,6 +204,16 @@ function checkDeposits(op: string, positions: Tensor, charges: Tensor): void {
   }
 }
 
+/** Options of {@link flashHypothesis} and {@link flashMatchLoss}. */
+export interface FlashOptions {
+  /**
+   * Check on the GPU that the photon counts (and the observed PE) are
+   * finite and ≥ 0 before using them (default true). The cost is one
+   * readback per call; a fit that has checked its inputs once may pass false.
+   */
+  readonly validate?: boolean;
+}
+
 /**
  * Flash hypothesis PE_d = Σ_i V_d(p_i + Δ) q_i for every photodetector d.
  * Recorded on the tape: gradients reach Δ, q, p and the SIREN parameters.
@@ -212,9 +222,12 @@ function checkDeposits(op: string, positions: Tensor, charges: Tensor): void {
  * @param charges q, [N] photons
  * @param shift Δ, [3] or [1] (x only) cm; omitted means no shift
  * @returns PE, [numPhotodetectors]
+ * @throws InputValueError for a NaN, infinite or negative photon count (named by index)
  */
-export async function flashHypothesis(model: GpuVisibilityModel, positions: Tensor, charges: Tensor, shift?: Tensor): Promise<Tensor> {
+export async function flashHypothesis(model: GpuVisibilityModel, positions: Tensor, charges: Tensor, shift?: Tensor, options: FlashOptions = {}): Promise<Tensor> {
   checkDeposits('flashHypothesis', positions, charges);
+  checkOptionKeys('flashHypothesis options', options, ['validate']);
+  if (options.validate ?? true) await checkNonNegative([{ tensor: charges, name: 'flashHypothesis charges', unit: 'photons' }]);
   const moved = shift ? shiftPoints(positions, shift) : positions;
   return flashSum(await modelVisibility(model, moved), charges);
 }
@@ -240,7 +253,7 @@ export async function flashMatchLoss(
   charges: Tensor,
   shift: Tensor | undefined,
   observed: Tensor,
-  options: PoissonNllOptions = {},
+  options: PoissonNllOptions & FlashOptions = {},
 ): Promise<FlashMatchLoss> {
   const npd = modelPhotodetectors(model);
   if (observed.rank !== 1 || observed.size !== npd) {
@@ -249,6 +262,15 @@ export async function flashMatchLoss(
         'the observation and the model must describe the same photodetectors in the same order',
     );
   }
-  const hypothesis = await flashHypothesis(model, positions, charges, shift);
-  return { loss: poissonNll(hypothesis, observed, options), hypothesis };
+  const { validate = true, ...nll } = options;
+  checkDeposits('flashMatchLoss', positions, charges);
+  // Both checks in one round trip.
+  if (validate) {
+    await checkNonNegative([
+      { tensor: charges, name: 'flashMatchLoss charges', unit: 'photons' },
+      { tensor: observed, name: 'flashMatchLoss observed', unit: 'PE' },
+    ]);
+  }
+  const hypothesis = await flashHypothesis(model, positions, charges, shift, { validate: false });
+  return { loss: poissonNll(hypothesis, observed, nll), hypothesis };
 }

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { InputValueError } from '../../errors.js';
+import { InputValueError, show } from '../../errors.js';
 import { type Box3, requireBox, requireFinite, requireInsideBox, requireInteger, requireLength, rowsOf } from './checks.js';
 import type { OutsidePolicy } from './visibility.reference.js';
 
@@ -72,6 +72,14 @@ export function createPhotonLibrary(meta: PhotonLibraryMeta, data: Float32Array)
       `data.length is ${data.length} but meta describes ${nx}·${ny}·${nz} voxels × ${meta.numPhotodetectors} ` +
         `photodetectors = ${expected} values; the table must be laid out [nx, ny, nz, numPhotodetectors].`,
     );
+  }
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!(v >= 0) || v === Infinity) {
+      const pd = i % meta.numPhotodetectors;
+      const voxel = (i - pd) / meta.numPhotodetectors;
+      throw new InputValueError(`createPhotonLibrary: data[${i}] (voxel ${voxel}, photodetector ${pd}) = ${show(v)}; visibilities must be finite and ≥ 0`);
+    }
   }
   return { meta, data };
 }

@@ -275,6 +275,44 @@ function checkPoints(op: string, points: Tensor): void {
   }
 }
 
+/** A tensor to check with {@link checkNonNegative}, and how to name it in the error. */
+export interface NonNegativeCheck {
+  readonly tensor: Tensor;
+  /** What it is, e.g. `'flashHypothesis charges'`. */
+  readonly name: string;
+  /** Unit of its values, e.g. `'photons'`. */
+  readonly unit: string;
+}
+
+/**
+ * Checks on the GPU that every element of each tensor is finite and ≥ 0
+ * (photon counts, observed PE): one dispatch per tensor, one readback for
+ * all. The cost is that round trip; a check that fails reads the offending
+ * value back to name it.
+ *
+ * @throws InputValueError naming the tensor, the element and its value
+ */
+export async function checkNonNegative(checks: readonly NonNegativeCheck[]): Promise<void> {
+  const live = checks.filter((c) => c.tensor.size > 0);
+  if (live.length === 0) return;
+  for (const c of live) checkDType('checkNonNegative', c.name, c.tensor);
+  const ctx = live[0]!.tensor.ctx;
+  const first = tensor(ctx, new Uint32Array(live.length).fill(0xffffffff), [live.length], { dtype: 'u32' });
+  try {
+    live.forEach((c, slot) => ctx.run(spec('nonneg_check'), { va: c.tensor, first, cp: { n: c.tensor.size, slot } }, ctx.grid(c.tensor.size, WG)));
+    const found = new Uint32Array(await first.read());
+    for (let k = 0; k < live.length; k++) {
+      const e = found[k]!;
+      if (e === 0xffffffff) continue;
+      const c = live[k]!;
+      const value = new Float32Array(await ctx.readBuffer(c.tensor.buffer, c.tensor.byteOffset + e * 4, 4))[0]!;
+      throw new InputValueError(`${c.name}[${e}] = ${show(value)} ${c.unit}; it must be a finite number ≥ 0`);
+    }
+  } finally {
+    first.dispose();
+  }
+}
+
 /**
  * Throws InputValueError naming the first point (row, axis, value) outside the
  * closed box, or a NaN coordinate. Runs a GPU check and reads back one index.

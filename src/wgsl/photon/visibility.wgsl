@@ -8,8 +8,10 @@
 //   gs          f32[1]: dL/dloss for loss backward passes
 //   vout        output, n elements, fully overwritten
 //   pts, pout   [N, 3] positions (cm) and normalised coordinates; n = 3N
-//   first       atomic<u32>[1]: smallest flat index of an element outside the box
-//               (initialised to 0xffffffff by the host); integer atomics only
+//   first       atomic<u32>[k]: smallest flat index of an element outside the box
+//               (box_check, slot 0) or of a NaN / ±Inf / negative element
+//               (nonneg_check, slot cp.slot); initialised to 0xffffffff by the
+//               host; integer atomics only, so the result is order-independent
 // Grid: one thread per element, workgroups of WG folded into y (ctx.grid).
 
 override WG: u32 = 256u;
@@ -51,6 +53,12 @@ struct BoxParams {
 @group(0) @binding(6) var<uniform> ls: LossParams;
 @group(0) @binding(7) var<uniform> bp: BoxParams;
 @group(0) @binding(8) var<storage, read_write> first: array<atomic<u32>>;
+@group(0) @binding(9) var<uniform> cp: CheckParams;
+
+struct CheckParams {
+  n: u32,
+  slot: u32,
+}
 
 fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
@@ -177,6 +185,16 @@ fn normalize_coords_backward(@builtin(global_invocation_id) gid: vec3<u32>, @bui
   let hi = bp.hi[a];
   let p = va[e];
   vout[e] = select(0.0, vb[e] * 2.0 / (hi - lo), p >= lo && p <= hi);
+}
+
+// Finds the first element that is NaN, ±Inf (all exponent bits: a bit test
+// that no fast-math rewrite drops) or negative: photon counts, observed PE.
+@compute @workgroup_size(WG)
+fn nonneg_check(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = flat(gid, nwg);
+  if (e >= cp.n) { return; }
+  let v = va[e];
+  if ((bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u || v < 0.0) { atomicMin(&first[cp.slot], e); }
 }
 
 // Finds the first coordinate outside the closed box (NaN counts as outside).
