@@ -5,14 +5,11 @@
 //
 // Environment: DRIFT_SEGMENTS [10000] segments per batch; DRIFT_CPU [1] run the
 // CPU reference (0 to skip); DRIFT_MAX_TIME [5] seconds of sampling per case.
-// The drift API is exported from the package entry once src/index.ts
-// re-exports src/kernels/drift; until then it is taken from its module.
-const core = await import('../dist/index.js');
-const api = 'simulateCharge' in core ? core : { ...core, ...(await import('../dist/kernels/drift/index.js')) };
+// The float64 chain (the peer here) comes from the reference entry point.
+const api = await import('../dist/index.js');
+const { chainBackward, chainForward } = await import('../dist/reference.js');
 const {
   backward,
-  chainBackward,
-  chainForward,
   defaultChainConfig,
   defaultGeometry,
   generateSyntheticSegments,

@@ -14,9 +14,8 @@
 import { readFileSync } from 'node:fs';
 import { kernelTimeMs, machineInfo, setupGpu, timeAsync, writeResults } from './harness.mjs';
 
-const gg = await import('../dist/index.js');
-const mc = gg.propagateGpu ? gg : await import('../dist/kernels/photon-mc/index.js');
-const { parseDetector, gridSources, propagateGpu, propagateReference } = mc;
+const { parseDetector, gridSources, propagateGpu } = await import('../dist/index.js');
+const { propagateReference } = await import('../dist/reference.js');
 
 const grid = (process.env.PHOTON_MC_GRID ?? '2,2,2').split(',').map(Number);
 const gpuPhotons = Number(process.env.PHOTON_MC_PHOTONS ?? 262144);

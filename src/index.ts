@@ -8,7 +8,21 @@
  *
  * @packageDocumentation
  */
-export * from './errors.js';
+export {
+  AutodiffError,
+  BindingError,
+  DeviceLimitError,
+  DeviceLostError,
+  DisposedError,
+  DTypeError,
+  GhostgradError,
+  GpuValidationError,
+  InputValueError,
+  NoAdapterError,
+  NonFiniteError,
+  ShaderCompileError,
+  ShapeError,
+} from './errors.js';
 export { createGpu, GpuContext, OPTIONAL_FEATURES } from './runtime/context.js';
 export type { AdapterSummary, Binding, ContextStats, GpuOptions, OptionalFeature, TensorWindow, Workgroups } from './runtime/context.js';
 export type { PoolPolicy, PoolStats } from './runtime/pool.js';
@@ -16,7 +30,13 @@ export { Tensor, tensor, zeros, empty } from './runtime/tensor.js';
 export type { TensorOptions } from './runtime/tensor.js';
 export type { DType, HostArray } from './runtime/dtype.js';
 export type { KernelSpec, OverrideConstants, UniformValues } from './runtime/kernel.js';
-export type { KernelTiming } from './runtime/profiler.js';
+export type { KernelTiming, Profiler } from './runtime/profiler.js';
+export type { BindingInfo, CompiledKernel, KernelLayout, ScalarType, UniformField } from './runtime/kernel.js';
+export type { ReadArray } from './runtime/dtype.js';
+export type { Tape } from './autodiff/tape.js';
+export type { WgslName } from './wgsl/index.js';
+export type { DedupResult, QuantizeOptions } from './kernels/sparse/coords.js';
+export type { OffsetOrder, SpconvLayout, SpconvOptions } from './kernels/sparse/layout.js';
 export { backward, defineOp, gradientRules, noGrad, isGradEnabled, tapeOf } from './autodiff/tape.js';
 export type { Op, OpDefinition, SaveContext, Vjp, VjpArgs } from './autodiff/tape.js';
 export { gradcheck } from './autodiff/gradcheck.js';

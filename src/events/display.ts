@@ -14,6 +14,7 @@
  */
 
 import { InputValueError, ShapeError, show } from '../errors.js';
+import { crc32 } from './crc32.js';
 import { NUM_SEMANTIC_CLASSES, SEMANTIC_CLASSES } from './generator.js';
 
 /** RGB colour, components 0 … 255. */
@@ -216,22 +217,7 @@ export function tileImages(images: readonly RgbImage[], cols: number, gap = 4): 
 
 // ------------------------------------------------------------------- PNG
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
 
-/** CRC-32 (ISO-HDLC, as PNG chunks use) of `bytes`. */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 function adler32(bytes: Uint8Array): number {
   let a = 1;

@@ -71,7 +71,7 @@ function featuresOf(e: SegmentationEvent, i: number, n: number, channels: number
  * Concatenates events into one mini-batch, writing each event's index into
  * the batch column. Inputs are copied, never modified.
  *
- * @param requireLabels throw when an event has no labels
+ * @param options `requireLabels`: throw when an event has no labels
  * @throws InputValueError / ShapeError naming the event and the field
  */
 export function collateEvents(

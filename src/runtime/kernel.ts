@@ -26,7 +26,7 @@ export interface KernelSpec {
 export type OverrideConstants = Readonly<Record<string, number | boolean>>;
 
 /** Scalar type of a uniform member or a storage array element. */
-type ScalarType = 'f32' | 'i32' | 'u32' | 'f16' | 'bool';
+export type ScalarType = 'f32' | 'i32' | 'u32' | 'f16' | 'bool';
 
 /** One reflected uniform struct member. */
 export interface UniformField {

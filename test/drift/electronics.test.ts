@@ -9,22 +9,8 @@ import { backward, gradcheck, maxRelativeError, mul, seededRandom, sum, tensor }
 import { InputValueError } from '../../src/errors.js';
 import type { GpuContext } from '../../src/runtime/context.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
-import {
-  DEFAULT_CHAIN_PARAMS,
-  type ElectronicsParams,
-  chainForward,
-  defaultChainConfig,
-  defaultGeometry,
-  electronics,
-  electronicsBackward,
-  electronicsForward,
-  generateSyntheticSegments,
-  physicsTensor,
-  segmentsFromPacked,
-  segmentsTensor,
-  segmentsToPacked,
-  simulateCharge,
-} from '../../src/kernels/drift/index.js';
+import { DEFAULT_CHAIN_PARAMS, type ElectronicsParams, defaultChainConfig, defaultGeometry, electronics, generateSyntheticSegments, physicsTensor, segmentsFromPacked, segmentsTensor, segmentsToPacked, simulateCharge } from '../../src/kernels/drift/index.js';
+import { chainForward, electronicsBackward, electronicsForward } from '../../src/reference.js';
 import { electronicsNoiseKey } from '../../src/kernels/drift/electronics.js';
 import type { SparsePixelCharge } from '../../src/kernels/drift/readout.reference.js';
 import { philox4x32 } from '../../src/kernels/photon-mc/philox.js';

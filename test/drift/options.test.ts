@@ -3,7 +3,8 @@
 // `lifetime` simulated with 2,200 µs).
 import { describe, expect, it } from 'vitest';
 import { checkOptionKeys, InputValueError, nearestKey } from '../../src/errors.js';
-import { defaultChainConfig, defaultGeometry, electronicsForward, physicsTensor, resolveReadoutOptions, scaledPhysics } from '../../src/kernels/drift/index.js';
+import { defaultChainConfig, defaultGeometry, physicsTensor, resolveReadoutOptions, scaledPhysics } from '../../src/kernels/drift/index.js';
+import { electronicsForward } from '../../src/reference.js';
 import { testGpu } from '../helpers/gpu.js';
 
 describe('option keys', () => {

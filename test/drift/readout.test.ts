@@ -1,30 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.js';
 import { InputValueError, backward, gradcheck, seededRandom, sum, tensor } from '../../src/index.js';
-import {
-  type ChainParamName,
-  DEFAULT_CHAIN_PARAMS,
-  SEGMENT_STRIDE,
-  chainForward,
-  defaultChainConfig,
-  defaultGeometry,
-  driftPoints,
-  physicsTensor,
-  pixelReadout,
-  planQuadrature,
-  planReadout,
-  readoutPointsBackward,
-  readoutPointsForward,
-  readoutSegmentsBackward,
-  readoutSegmentsForward,
-  samplePoints,
-  scaledPhysics,
-  segmentsFromObjects,
-  segmentsTensor,
-  segmentsToPacked,
-  simulateCharge,
-  type SegmentRecord,
-} from '../../src/kernels/drift/index.js';
+import { type ChainParamName, DEFAULT_CHAIN_PARAMS, SEGMENT_STRIDE, defaultChainConfig, defaultGeometry, driftPoints, physicsTensor, pixelReadout, planQuadrature, planReadout, samplePoints, scaledPhysics, segmentsFromObjects, segmentsTensor, segmentsToPacked, simulateCharge, type SegmentRecord } from '../../src/kernels/drift/index.js';
+import { chainForward, readoutPointsBackward, readoutPointsForward, readoutSegmentsBackward, readoutSegmentsForward } from '../../src/reference.js';
 import { NOMINAL, bits, host, liveBytes, packSegmentGrads, scaledParams, thetaGrad, unpackSegments, type ReferenceOp } from './gpu-helpers.js';
 
 const G = defaultGeometry();

@@ -1,9 +1,9 @@
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { InputValueError, ShapeError } from '../../src/errors.js';
+import { crc32 } from '../../src/events/crc32.js';
 import {
   CLASS_COLORS,
-  crc32,
   encodePng,
   generateEvent,
   projectEvent,

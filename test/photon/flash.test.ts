@@ -3,11 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   ShapeError, backward, gradcheck, maxRelativeError, seededRandom, tensor, type ReferenceOp,
 } from '../../src/index.js';
-import {
-  type Box3, type PhotonLibraryMeta, createPhotonLibrary, createSiren, flashHypothesis, flashHypothesisBackwardRef,
-  flashHypothesisRef, flashMatchLoss, flashSum, initSirenParams, shiftPoints, sirenConfig, sirenVisibilityModel,
-  sirenVisibilityModelGpu, tableVisibilityModel, tableVisibilityModelGpu, uploadPhotonLibrary,
-} from '../../src/kernels/photon/index.js';
+import { type Box3, type PhotonLibraryMeta, createPhotonLibrary, createSiren, flashHypothesis, flashMatchLoss, flashSum, initSirenParams, shiftPoints, sirenConfig, sirenVisibilityModel, sirenVisibilityModelGpu, tableVisibilityModel, tableVisibilityModelGpu, uploadPhotonLibrary } from '../../src/kernels/photon/index.js';
+import { flashHypothesisBackwardRef, flashHypothesisRef } from '../../src/reference.js';
 import { randomArray, testGpu } from '../helpers/gpu.js';
 
 const rand = seededRandom(77);

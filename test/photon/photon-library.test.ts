@@ -4,10 +4,8 @@ import {
   DeviceLimitError, InputValueError, ShapeError, backward, gradcheck, maxRelativeError, seededRandom, tensor,
   type ReferenceOp,
 } from '../../src/index.js';
-import {
-  type PhotonLibraryMeta, createPhotonLibrary, interpolateVisibilityBackwardRef, interpolateVisibilityGradientRef,
-  interpolateVisibilityRef, photonLibraryGradient, photonLibraryLookup, photonLibraryLookupUnchecked, uploadPhotonLibrary,
-} from '../../src/kernels/photon/index.js';
+import { type PhotonLibraryMeta, createPhotonLibrary, photonLibraryGradient, photonLibraryLookup, photonLibraryLookupUnchecked, uploadPhotonLibrary } from '../../src/kernels/photon/index.js';
+import { interpolateVisibilityBackwardRef, interpolateVisibilityGradientRef, interpolateVisibilityRef } from '../../src/reference.js';
 import { randomArray, testGpu } from '../helpers/gpu.js';
 
 const rand = seededRandom(31);

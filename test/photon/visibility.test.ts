@@ -4,12 +4,8 @@ import {
   InputValueError, ShapeError, backward, gradcheck, maxRelativeError, seededRandom, tensor,
   type HostTensor, type ReferenceOp, type Tensor,
 } from '../../src/index.js';
-import {
-  type Box3, checkPointsInBox, logToVisibility, logToVisibilityDerivativeRef, logToVisibilityRef, normalizeCoordinates,
-  normalizeCoordinatesBackwardRef, normalizeCoordinatesRef, normalizeCoordinatesUnchecked, poissonNll, poissonNllRef,
-  visibilityLossWeights, visibilityLossWeightsRef, visibilityToLog, visibilityToLogDerivativeRef, visibilityToLogRef,
-  weightedL2Loss, weightedL2LossRef,
-} from '../../src/kernels/photon/index.js';
+import { type Box3, checkPointsInBox, logToVisibility, normalizeCoordinates, normalizeCoordinatesUnchecked, poissonNll, visibilityLossWeights, visibilityToLog, weightedL2Loss } from '../../src/kernels/photon/index.js';
+import { logToVisibilityDerivativeRef, logToVisibilityRef, normalizeCoordinatesBackwardRef, normalizeCoordinatesRef, poissonNllRef, visibilityLossWeightsRef, visibilityToLogDerivativeRef, visibilityToLogRef, weightedL2LossRef } from '../../src/reference.js';
 import { randomArray, testGpu } from '../helpers/gpu.js';
 
 const rand = seededRandom(99);

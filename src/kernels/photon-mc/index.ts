@@ -9,9 +9,9 @@
  */
 
 export * from './detector.js';
-export * from './philox.js';
 export * from './sources.js';
-export * from './propagate.reference.js';
+export { DEFAULT_MAX_STEPS, LANE_EMISSION, LANE_SURFACE, LANE_TRANSPORT, MAX_PHOTONS_PER_SOURCE, PhotonFate } from './propagate.reference.js';
+export type { PhotonRange, PhotonTrace, PropagationOptions, PropagationResult, TimeHistogram, TimeHistogramSpec, Vec3Out } from './propagate.reference.js';
 export * from './solid-angle.js';
 export * from './propagate.js';
 export * from './visibility-map.js';

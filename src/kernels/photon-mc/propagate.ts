@@ -158,7 +158,7 @@ function checkU32(value: unknown, path: string, min: number, what: string, fix: 
 }
 
 /** Validates run options with the reference's rules and messages. */
-export function resolveGpuOptions(options: GpuPropagationOptions): ResolvedRun {
+function resolveGpuOptions(options: GpuPropagationOptions): ResolvedRun {
   if (typeof options !== 'object' || options === null) {
     throw new InputValueError(`options: expected an object, got ${show(options)}; pass { photonsPerSource, ... }`);
   }

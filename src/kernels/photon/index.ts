@@ -9,10 +9,14 @@
  * @module
  */
 // float64 references (ground truth for the GPU kernels)
-export * from './siren.reference.js';
-export * from './visibility.reference.js';
-export * from './photon-library.reference.js';
-export * from './flash.reference.js';
+export { initSirenParams, SIREN_DEFAULT_OMEGA, SIREN_PRESET_2X2, SIREN_PRESET_ICARUS, sirenConfig, sirenInitBounds, sirenLayerShapes, sirenParameterCount, validateSirenConfig, validateSirenParams } from './siren.reference.js';
+export type { SirenBiasInit, SirenConfig, SirenForwardResult, SirenGrads, SirenInitBounds, SirenInputGradientResult, SirenLayerShape, SirenOutputActivation, SirenParams } from './siren.reference.js';
+export { logGamma, VIS_LOG_EPSILON } from './visibility.reference.js';
+export type { DetectorBox, LossReduction, LossWithGradient, OutsidePolicy, PoissonNllOptions, VisibilityBias, VisibilityTransformOptions, VisibilityWeightOptions } from './visibility.reference.js';
+export { createPhotonLibrary, photonLibraryLength, photonLibraryOffset, validatePhotonLibraryMeta, voxelCenter, voxelSize } from './photon-library.reference.js';
+export type { PhotonLibrary, PhotonLibraryMeta } from './photon-library.reference.js';
+export { LAR_SCINTILLATION_YIELD_PER_MEV, photonsFromEnergy, requireMatchingPhotodetectors, sirenVisibilityModel, tableVisibilityModel } from './flash.reference.js';
+export type { FlashGrads, FlashMatchResult, SirenVisibilityOptions, VisibilityModel } from './flash.reference.js';
 export type { Box3 } from './checks.js';
 // GPU ops
 export * from './siren.js';

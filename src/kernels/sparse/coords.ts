@@ -24,7 +24,7 @@ export const MAX_SPATIAL_COORD = 0xffff;
 
 /**
  * Largest batch index. 65535 is reserved so that the word pair
- * ({@link EMPTY_KEY_WORD}, {@link EMPTY_KEY_WORD}) never encodes a real site
+ * (`EMPTY_KEY_WORD`, `EMPTY_KEY_WORD`) never encodes a real site
  * and can mark empty hash-table slots.
  */
 export const MAX_BATCH_INDEX = 0xfffe;

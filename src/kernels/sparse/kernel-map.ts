@@ -361,7 +361,7 @@ export interface StridedMapGpuOptions {
  * −1). Both are gathers (no scatter): the first queries the fine set's hash
  * table, the second the coarse set's. Cached on `fine`.
  *
- * @param coarse default: {@link stridedCoordinateSet}(fine, stride)
+ * @param options `coarse`: the coarse set (default {@link stridedCoordinateSet}(fine, stride))
  */
 export function stridedMap(
   fine: CoordinateSet,

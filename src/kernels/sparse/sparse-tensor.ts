@@ -25,9 +25,9 @@ let nextSetId = 1;
  * kernel of V offsets (offset order as in docs/sparse.md).
  *
  * Both tables are i32 and hold -1 where there is no neighbour:
- * - `outputStationary` [numOut, V]: the input row that output row o reads
+ * - `outputStationary`, shape (numOut, V): the input row that output row o reads
  *   through offset k. Forward conv and pooling gather with it.
- * - `inputStationary`  [numIn, V]: the output row that input row i feeds
+ * - `inputStationary`, shape (numIn, V): the output row that input row i feeds
  *   through offset k. dX gathers with it (for submanifold maps it equals
  *   `outputStationary` with mirrored offsets).
  */
