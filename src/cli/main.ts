@@ -52,17 +52,21 @@ async function info(options: { json?: boolean }): Promise<void> {
   await ctx.dispose();
 }
 
-async function demo(options: { fitSteps: string; seed: string; out: string }): Promise<void> {
+async function demo(options: { fitSteps: string; finetune: string; seed: string; out: string }): Promise<void> {
   const fitSteps = Number(options.fitSteps);
   if (!Number.isInteger(fitSteps) || fitSteps < 2) {
     throw new CommanderError(2, 'ghostgrad.steps', `--fit-steps must be an integer ≥ 2, got ${options.fitSteps}`);
+  }
+  const fineTuneSteps = Number(options.finetune);
+  if (!Number.isInteger(fineTuneSteps) || fineTuneSteps < 0) {
+    throw new CommanderError(2, 'ghostgrad.finetune', `--finetune must be an integer ≥ 0, got ${options.finetune}`);
   }
   const seed = Number(options.seed);
   if (!Number.isInteger(seed)) throw new CommanderError(2, 'ghostgrad.seed', `--seed must be an integer, got ${options.seed}`);
   prepareOutputFolder('--out', options.out);
   const ctx = await createGpu();
   try {
-    await runDemo(ctx, { outDir: options.out, fitSteps, seed });
+    await runDemo(ctx, { outDir: options.out, fitSteps, fineTuneSteps, seed });
   } finally {
     await ctx.dispose();
   }
@@ -100,7 +104,8 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description('run the main job: runtime self-check and the kernel families that exist')
-    .option('--fit-steps <n>', 'Adam steps of the electron-lifetime fit', '60')
+    .option('--fit-steps <n>', 'Adam steps refining the electron lifetime after its total-charge start', '6')
+    .option('--finetune <n>', 'Adam steps fine-tuning the pretrained U-ResNet before it segments the event', '0')
     .option('--seed <n>', 'seed of the synthetic event', '7')
     .option('--out <dir>', 'folder for the pictures and report.json', 'demo-output')
     .action(demo);

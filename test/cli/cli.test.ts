@@ -34,6 +34,9 @@ describe('ghostgrad CLI', () => {
     const steps = run('demo', '--fit-steps', 'many');
     expect(steps.status).toBe(2);
     expect(steps.stderr).toContain('--fit-steps must be an integer');
+    const finetune = run('demo', '--finetune', '-1');
+    expect(finetune.status).toBe(2);
+    expect(finetune.stderr).toContain('--finetune must be an integer ≥ 0');
   });
 
   it('--version prints the package version', () => {
