@@ -252,5 +252,26 @@ describe('sparseTensor input checks', () => {
     await ctx.sync();
     expect(ctx.stats().liveBytes).toBe(base);
   });
+
+  it('a tensor on an existing coordinate set shares it; dispose() frees the features, and the set only when asked', async () => {
+    const ctx = await testGpu();
+    await ctx.sync();
+    const base = ctx.stats().liveBytes;
+    const coords = Int32Array.of(0, 1, 1, 1, 0, 2, 1, 1, 0, 2, 2, 1);
+    const a = sparseTensor(ctx, coords, Float32Array.of(1, 2, 3));
+    const b = sparseTensor(a.coords, Float32Array.of(4, 5, 6, 7, 8, 9), { channels: 2 });
+    expect(b.coords).toBe(a.coords);
+    expect([b.n, b.channels]).toEqual([3, 2]);
+    expect(Array.from(await b.feats.read())).toEqual([4, 5, 6, 7, 8, 9]);
+    expect(() => sparseTensor(a.coords, Float32Array.of(1, 2))).toThrow(ShapeError);
+    expect(() => sparseTensor(a.coords, Float32Array.of(1, 2, 3), { dim: 3 } as never)).toThrow(/unknown option "dim"/);
+    b.dispose();
+    expect(b.feats.disposed).toBe(true);
+    expect(a.coords.n).toBe(3); // the set is still usable
+    a.dispose({ coordinates: true });
+    expect(() => sparseTensor(a.coords, Float32Array.of(1, 2, 3))).toThrow(/used after dispose/);
+    await ctx.sync();
+    expect(ctx.stats().liveBytes).toBe(base);
+  });
 });
 

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { checkOptionKeys, DisposedError, InputValueError, ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, describeValue, DisposedError, InputValueError, ShapeError, show } from '../../errors.js';
 import type { GpuContext } from '../../runtime/context.js';
 import { tensor, type Tensor } from '../../runtime/tensor.js';
 import { checkDType } from '../checks.js';
@@ -143,6 +143,18 @@ export class SparseTensor {
   withFeats(feats: Tensor): SparseTensor {
     return new SparseTensor(this.coords, feats);
   }
+
+  /**
+   * Frees the features. The coordinate set is shared by every tensor on the
+   * same sites (the outputs of submanifold convs, activations, BatchNorm…),
+   * so it stays unless `coordinates: true`, which also frees it and the
+   * kernel maps cached on it: use that on the last tensor of a set.
+   */
+  dispose(options: { coordinates?: boolean } = {}): void {
+    checkOptionKeys('SparseTensor.dispose options', options, ['coordinates']);
+    this.feats.dispose();
+    if (options.coordinates) this.coords.dispose();
+  }
 }
 
 /**
@@ -158,11 +170,35 @@ export function sparseTensor(
   ctx: GpuContext,
   coords: Int32Array,
   feats: Float32Array | Float64Array | Tensor,
-  options: { dim?: SpatialDim; channels?: number; requiresGrad?: boolean; checkFinite?: boolean } = {},
+  options?: { dim?: SpatialDim; channels?: number; requiresGrad?: boolean; checkFinite?: boolean },
+): SparseTensor;
+/**
+ * A sparse tensor on an existing coordinate set (the sites of another
+ * tensor, `x.coords`), so that tensors share the set and its kernel maps.
+ * The set is not copied and stays owned by its creator.
+ */
+export function sparseTensor(
+  coords: CoordinateSet,
+  feats: Float32Array | Float64Array | Tensor,
+  options?: { channels?: number; requiresGrad?: boolean; checkFinite?: boolean },
+): SparseTensor;
+export function sparseTensor(
+  ctxOrSet: GpuContext | CoordinateSet,
+  coordsOrFeats: Int32Array | Float32Array | Float64Array | Tensor,
+  featsOrOptions?: Float32Array | Float64Array | Tensor | { channels?: number; requiresGrad?: boolean; checkFinite?: boolean },
+  maybeOptions: { dim?: SpatialDim; channels?: number; requiresGrad?: boolean; checkFinite?: boolean } = {},
 ): SparseTensor {
-  checkOptionKeys('sparseTensor options', options, ['dim', 'channels', 'requiresGrad', 'checkFinite']);
+  const onSet = ctxOrSet instanceof CoordinateSet;
+  const options = (onSet ? featsOrOptions ?? {} : maybeOptions) as { dim?: SpatialDim; channels?: number; requiresGrad?: boolean; checkFinite?: boolean };
+  checkOptionKeys('sparseTensor options', options, onSet ? ['channels', 'requiresGrad', 'checkFinite'] : ['dim', 'channels', 'requiresGrad', 'checkFinite']);
+  if (onSet) ctxOrSet.check();
+  const ctx = onSet ? ctxOrSet.gpu.ctx : ctxOrSet;
+  const feats = (onSet ? coordsOrFeats : featsOrOptions) as Float32Array | Float64Array | Tensor;
+  if (!onSet && !(coordsOrFeats instanceof Int32Array)) {
+    throw new InputValueError(`sparseTensor: coords must be an Int32Array [N, 1 + dim] (or pass a CoordinateSet first); got ${describeValue(coordsOrFeats)}`);
+  }
   const dim = options.dim ?? 3;
-  const set = new CoordinateSet(ctx, dim, coords);
+  const set = onSet ? ctxOrSet : new CoordinateSet(ctx, dim, coordsOrFeats as Int32Array);
   let f: Tensor | null = null;
   try {
     if (feats instanceof Float32Array || feats instanceof Float64Array) {
@@ -187,9 +223,10 @@ export function sparseTensor(
     }
     return new SparseTensor(set, feats);
   } catch (e) {
-    // A refused call frees what it made: the coordinate set and the uploaded features.
+    // A refused call frees what it made: the coordinate set (unless it was
+    // given) and the uploaded features.
     f?.dispose();
-    set.dispose();
+    if (!onSet) set.dispose();
     throw e;
   }
 }
