@@ -20,7 +20,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Adam } from '../autodiff/optimizers.js';
 import { backward } from '../autodiff/tape.js';
-import { encodePng, renderComparisonPng, tileImages } from '../events/display.js';
+import { encodePng, renderComparisonPng, renderComparisonSvg, tileImages } from '../events/display.js';
 import { parseDetector } from '../kernels/photon-mc/detector.js';
 import { generateVisibilityMap } from '../kernels/photon-mc/visibility-map.js';
 import { loadPretrainedUResNet } from '../models/pretrained.js';
@@ -218,7 +218,18 @@ export async function runDemo(ctx: GpuContext, options: DemoOptions): Promise<De
     steps: options.fitSteps,
   };
   const steps = losses.map((_, i) => i + 1);
-  picture('lifetime-fit-loss.svg', lineChartSvg({ title: 'Lifetime fit: loss', xLabel: 'Adam step', yLabel: 'blurred MSE', logY: true, series: [{ name: 'loss', x: steps, y: losses }] }));
+  const best = losses.reduce((b, v, i) => (v < losses[b]! ? i : b), 0);
+  picture(
+    'lifetime-fit-loss.svg',
+    lineChartSvg({
+      title: 'Lifetime fit: blurred-image loss per Adam step',
+      xLabel: 'Adam step',
+      yLabel: 'blurred MSE (relative to the blurred data)',
+      logY: true,
+      series: [{ name: 'loss', x: steps, y: losses }],
+      marker: { x: best + 1, y: losses[best]!, label: `minimum at step ${best + 1}` },
+    }),
+  );
   picture(
     'lifetime-fit-tau.svg',
     lineChartSvg({ title: 'Lifetime fit: τ', xLabel: 'Adam step', yLabel: 'electron lifetime (ms)', series: [{ name: 'fitted τ', x: steps, y: taus }], reference: { y: 1.5, label: 'truth 1.5 ms' } }),
@@ -236,6 +247,8 @@ export async function runDemo(ctx: GpuContext, options: DemoOptions): Promise<De
   const seg = await segmentationStage(ctx, event, stage, options.seed, options.fineTuneSteps ?? 0);
   report.segmentation = seg.report;
   picture('event-display.png', renderComparisonPng(event, seg.predicted, { scale: 4 }));
+  // The SVG carries what the PNG cannot: "truth" / "prediction" titles, plane names and the class legend.
+  picture('event-display.svg', renderComparisonSvg(event, seg.predicted));
 
   segments.dispose();
   physics.dispose();

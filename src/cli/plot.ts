@@ -32,7 +32,8 @@ function niceTicks(lo: number, hi: number, n = 5): number[] {
 
 /**
  * An SVG line chart with axes, ticks, labels and a legend. `logY` plots
- * log10(y) (for losses); a horizontal reference line can mark a truth value.
+ * log10(y) (for losses); a horizontal reference line can mark a truth value,
+ * and a marker a point (the step of the minimum loss, say) with its label.
  */
 export function lineChartSvg(options: {
   title: string;
@@ -41,6 +42,7 @@ export function lineChartSvg(options: {
   series: readonly Series[];
   logY?: boolean;
   reference?: { y: number; label: string };
+  marker?: { x: number; y: number; label: string };
   width?: number;
   height?: number;
 }): string {
@@ -83,6 +85,12 @@ export function lineChartSvg(options: {
     const y = py(fy(options.reference.y));
     out.push(`<line x1="${m.l}" y1="${y}" x2="${W - m.r}" y2="${y}" stroke="#555" stroke-dasharray="6 4"/>`);
     out.push(`<text x="${W - m.r - 4}" y="${y - 5}" text-anchor="end" fill="#555">${esc(options.reference.label)}</text>`);
+  }
+  if (options.marker) {
+    const mx = px(options.marker.x);
+    const my = py(fy(options.marker.y));
+    out.push(`<circle cx="${mx.toFixed(1)}" cy="${my.toFixed(1)}" r="5" fill="none" stroke="#d62728" stroke-width="2"/>`);
+    out.push(`<text x="${(mx + 8).toFixed(1)}" y="${(my - 8).toFixed(1)}" fill="#d62728">${esc(options.marker.label)}</text>`);
   }
   options.series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length]!;
