@@ -127,7 +127,6 @@ export interface ContextStats extends PoolStats {
   bytesRead: number;
 }
 
-
 const SOFTWARE_PATTERN = /llvmpipe|lavapipe|swiftshader|warp|software|microsoft basic render/i;
 const MAX_PENDING_DISPATCHES = 4096;
 /**

@@ -32,16 +32,8 @@ const bundlePage = `<!doctype html>
 <script type="module" src="/bundle/app.js"></script>
 `;
 const bundleEntry = `import * as gg from 'ghostgrad';
-import { browserWorkload } from './workload.js';
-window.runWorkload = async () => {
-  const ctx = await gg.createGpu();
-  try {
-    return { adapter: ctx.adapter, results: await browserWorkload(gg, ctx) };
-  } finally {
-    await ctx.dispose();
-  }
-};
-window.ready = true;
+import { installWorkload } from './workload.js';
+installWorkload(gg);
 `;
 
 /** Bundles a page's script from the packed package with esbuild, for the browser platform; returns the warnings. */

@@ -63,3 +63,17 @@ export async function browserWorkload(gg, ctx) {
   }
   return out;
 }
+
+// Puts window.runWorkload (what the test calls through playwright) on a page
+// that has loaded the package as `gg`, and marks the page ready.
+export function installWorkload(gg) {
+  window.runWorkload = async () => {
+    const ctx = await gg.createGpu();
+    try {
+      return { adapter: ctx.adapter, results: await browserWorkload(gg, ctx) };
+    } finally {
+      await ctx.dispose();
+    }
+  };
+  window.ready = true;
+}

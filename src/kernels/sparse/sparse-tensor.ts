@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { checkOptionKeys, describeValue, DisposedError, InputValueError, ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, describeValue, DisposedError, DTypeError, InputValueError, ShapeError, show } from '../../errors.js';
 import type { GpuContext } from '../../runtime/context.js';
 import { tensor, type Tensor } from '../../runtime/tensor.js';
 import { checkDType } from '../checks.js';
@@ -195,7 +195,7 @@ export function sparseTensor(
   const ctx = onSet ? ctxOrSet.gpu.ctx : ctxOrSet;
   const feats = (onSet ? coordsOrFeats : featsOrOptions) as Float32Array | Float64Array | Tensor;
   if (!onSet && !(coordsOrFeats instanceof Int32Array)) {
-    throw new InputValueError(`sparseTensor: coords must be an Int32Array [N, 1 + dim] (or pass a CoordinateSet first); got ${describeValue(coordsOrFeats)}`);
+    throw new DTypeError(`sparseTensor: coords must be an Int32Array [N, 1 + dim] (or pass a CoordinateSet first); got ${describeValue(coordsOrFeats)}`);
   }
   const dim = options.dim ?? 3;
   const set = onSet ? ctxOrSet : new CoordinateSet(ctx, dim, coordsOrFeats as Int32Array);
