@@ -1,6 +1,6 @@
 /** Fitting a small SIREN to a small synthetic photon library on the GPU. */
 import { describe, expect, it } from 'vitest';
-import { InputValueError, ShapeError } from '../../src/index.js';
+import { InputValueError, NonFiniteError, ShapeError } from '../../src/index.js';
 import {
   type PhotonLibraryMeta, createPhotonLibrary, createSiren, evaluateSirenOnLibrary, fitSirenToLibrary, sirenConfig, voxelCenter,
 } from '../../src/kernels/photon/index.js';
@@ -49,4 +49,24 @@ describe('fitSirenToLibrary', () => {
     net.dispose();
     ok.dispose();
   });
+
+  it('a step with a non-finite loss or gradient is never applied: NonFiniteError by default, counted with skip', async () => {
+    const ctx = await testGpu();
+    const net = createSiren(ctx, sirenConfig({ inputDim: 3, hiddenWidth: 8, hiddenLayers: 1, outputDim: 2 }), { seed: 4 });
+    const params = net.parameters();
+    // One NaN weight poisons every forward pass from here on.
+    const w = new Float32Array(await params[0]!.read());
+    w[0] = Number.NaN;
+    params[0]!.write(w);
+    const before = await Promise.all(params.map(async (p) => Array.from(new Uint32Array((await p.read()).buffer))));
+    await expect(fitSirenToLibrary(net, lib, { steps: 3, batchSize: 16 })).rejects.toThrow(NonFiniteError);
+    await expect(fitSirenToLibrary(net, lib, { steps: 3, batchSize: 16 })).rejects.toThrow(/step 1 has loss NaN .* it was not applied/);
+    const skipped = await fitSirenToLibrary(net, lib, { steps: 3, batchSize: 16, onNonFinite: 'skip' });
+    expect(skipped.skippedSteps).toEqual([1, 2, 3]);
+    const after = await Promise.all(params.map(async (p) => Array.from(new Uint32Array((await p.read()).buffer))));
+    expect(after).toEqual(before);
+    await expect(fitSirenToLibrary(net, lib, { steps: 1, stepz: 3 } as never)).rejects.toThrow(/did you mean "steps"/);
+    net.dispose();
+  });
 });
+

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { InputValueError, ShapeError, show } from '../../errors.js';
+import { checkOptionKeys, InputValueError, NonFiniteError, ShapeError, show } from '../../errors.js';
 import { Adam } from '../../autodiff/optimizers.js';
 import { backward, noGrad } from '../../autodiff/tape.js';
 import { seededRandom } from '../../autodiff/numeric.js';
@@ -36,11 +36,19 @@ export interface FitSirenOptions {
   transform?: VisibilityTransformOptions;
   /** Loss weights from target visibilities; `false` for an unweighted loss. Default siren-lartpc's. */
   weighting?: VisibilityWeightOptions | false;
-  /** Called every `progressEvery` steps (and at the last) with the minibatch loss; reading it syncs the GPU. */
+  /** Called every `progressEvery` steps (and at the last) with the minibatch loss. */
   onProgress?: (progress: FitProgress) => void;
   /** Default 100. */
   progressEvery?: number;
   path?: SirenPath;
+  /**
+   * What a step does when its loss or a gradient is NaN or ±Inf (checked
+   * before the update, from one readback of the loss and a GPU count of
+   * non-finite gradients): `'throw'` (default) a NonFiniteError, `'skip'` the
+   * update and count it in `skippedSteps`. Either way the weights and Adam's
+   * state stay as they were. The cost is one round trip per step.
+   */
+  onNonFinite?: 'throw' | 'skip';
 }
 
 /** Result of {@link fitSirenToLibrary}. */
@@ -50,6 +58,8 @@ export interface FitSirenResult {
   finalLoss: number;
   /** Loss at every reported step. */
   history: FitProgress[];
+  /** Steps (1-based) skipped for a non-finite loss or gradient (`onNonFinite: 'skip'`). */
+  skippedSteps: number[];
 }
 
 function normalisedCentre(lib: PhotonLibrary, ix: number, iy: number, iz: number, out: Float32Array, at: number): void {
@@ -84,6 +94,9 @@ function positiveInteger(op: string, name: string, v: number): number {
  */
 export async function fitSirenToLibrary(net: SirenNetwork, lib: PhotonLibrary, options: FitSirenOptions = {}): Promise<FitSirenResult> {
   const op = 'fitSirenToLibrary';
+  checkOptionKeys(`${op} options`, options, ['steps', 'batchSize', 'lr', 'seed', 'transform', 'weighting', 'onProgress', 'progressEvery', 'path', 'onNonFinite']);
+  const onNonFinite = options.onNonFinite ?? 'throw';
+  if (onNonFinite !== 'throw' && onNonFinite !== 'skip') throw new InputValueError(`${op}: options.onNonFinite = ${show(onNonFinite)}; use 'throw' (default) or 'skip'`);
   checkNetForLibrary(op, net, lib);
   const steps = positiveInteger(op, 'steps', options.steps ?? 1000);
   const batch = positiveInteger(op, 'batchSize', options.batchSize ?? 4096);
@@ -98,6 +111,7 @@ export async function fitSirenToLibrary(net: SirenNetwork, lib: PhotonLibrary, o
   const coords = new Float32Array(batch * 3);
   const targets = new Float32Array(batch * npd);
   const history: FitProgress[] = [];
+  const skippedSteps: number[] = [];
   try {
     for (let step = 1; step <= steps; step++) {
       for (let b = 0; b < batch; b++) {
@@ -117,8 +131,27 @@ export async function fitSirenToLibrary(net: SirenNetwork, lib: PhotonLibrary, o
         const l = weightedL2Loss(pred, visibilityToLog(v, transform), w);
         adam.zeroGrad();
         backward(l);
+        // The update is recorded only once the loss and gradients are known to be finite.
+        const count = adam.nonFiniteGradientCount();
+        const [lossBytes, countBytes] = await ctx.readBuffers([
+          { buffer: l.buffer, offset: l.byteOffset, bytes: 4 },
+          { buffer: count.buffer, offset: count.byteOffset, bytes: 4 },
+        ]);
+        const value = new Float32Array(lossBytes!)[0]!;
+        const bad = new Uint32Array(countBytes!)[0]!;
+        if (!Number.isFinite(value) || bad > 0) {
+          adam.zeroGrad();
+          if (onNonFinite === 'throw') {
+            throw new NonFiniteError(
+              `${op}: step ${step} has loss ${show(value)} and ${bad} non-finite gradient value(s); it was not applied (weights and Adam state unchanged). ` +
+                "Lower the learning rate or check the library, or pass onNonFinite: 'skip'",
+            );
+          }
+          skippedSteps.push(step);
+          return value;
+        }
         adam.step();
-        return report ? (await l.read())[0]! : Number.NaN;
+        return value;
       });
       if (report) {
         const p = { step, loss };
@@ -130,7 +163,7 @@ export async function fitSirenToLibrary(net: SirenNetwork, lib: PhotonLibrary, o
     adam.zeroGrad();
     adam.dispose();
   }
-  return { steps, finalLoss: history[history.length - 1]?.loss ?? Number.NaN, history };
+  return { steps, finalLoss: history[history.length - 1]?.loss ?? Number.NaN, history, skippedSteps };
 }
 
 /** Result of {@link evaluateSirenOnLibrary}. */
