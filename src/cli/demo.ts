@@ -40,7 +40,7 @@ import { segmentsFromObjects } from '../kernels/drift/segments.js';
 import { segmentsTensor } from '../kernels/drift/tensors.js';
 import type { GpuContext } from '../runtime/context.js';
 import { tensor } from '../runtime/tensor.js';
-import { heatmapImage, lineChartSvg } from './plot.js';
+import { heatmapImage, heatmapSvg, lineChartSvg } from './plot.js';
 import { progress } from './progress.js';
 import { selfCheck } from './selfcheck.js';
 
@@ -383,6 +383,33 @@ async function photonStage(
         8,
       ),
     ),
+  );
+  // The same slice as a labelled figure: slices are [z rows, y cols] with
+  // row 0 at the top above; the SVG wants row 0 at the bottom (z up).
+  const zUp = (v: Float64Array, rows: number, cols: number): Float64Array => {
+    const out = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) out.set(v.subarray(r * cols, (r + 1) * cols), (rows - 1 - r) * cols);
+    return out;
+  };
+  const [rows, cols] = [grid[2], grid[1]];
+  const relative = coarse.map((v, k) => (v - tableSlice[k]!) / tableSlice[k]!);
+  picture(
+    'visibility-slice.svg',
+    heatmapSvg({
+      title: `Visibility summed over ${columns.length} photodetectors, slice x = ${x.toFixed(1)} cm (volume 0)`,
+      xLabel: 'y (cm)',
+      yLabel: 'z (cm)',
+      xRange: [box.min[1], box.max[1]],
+      yRange: [box.min[2], box.max[2]],
+      log: true,
+      colourLabel: 'visibility (detected / emitted), log',
+      panels: [
+        { title: 'Monte Carlo table', values: zUp(tableSlice, rows, cols), rows, cols },
+        { title: 'SIREN surrogate (voxel centres)', values: zUp(coarse, rows, cols), rows, cols },
+        { title: 'SIREN surrogate (4× finer)', values: zUp(fine, rows * 4, cols * 4), rows: rows * 4, cols: cols * 4 },
+      ],
+      difference: { title: '(surrogate − table) / table', values: zUp(relative, rows, cols), rows, cols, colourLabel: 'relative difference' },
+    }),
   );
   net.dispose();
   return { photodetectors: columns.length, totalPE: pe.reduce((s, v) => s + v, 0), pe, sirenAccuracy: accuracy };

@@ -103,6 +103,139 @@ export function lineChartSvg(options: {
   return out.join('\n');
 }
 
+type Rgb = [number, number, number];
+
+/** Piecewise-linear colour ramp through `stops`, t in [0, 1] (clamped). */
+function rampThrough(stops: readonly Rgb[], t: number): Rgb {
+  const s = Math.min(stops.length - 1 - 1e-9, Math.max(0, t) * (stops.length - 1));
+  const k = Math.floor(s);
+  const u = s - k;
+  const a = stops[k]!;
+  const b = stops[k + 1]!;
+  return [a[0] + u * (b[0] - a[0]), a[1] + u * (b[1] - a[1]), a[2] + u * (b[2] - a[2])];
+}
+
+/** Perceptually ordered sequential ramp (viridis-like): dark blue, teal, green, yellow. */
+const SEQUENTIAL: readonly Rgb[] = [[32, 24, 96], [34, 120, 142], [94, 201, 98], [253, 231, 37]];
+/** Diverging ramp for signed differences: blue, white (0), red. */
+const DIVERGING: readonly Rgb[] = [[33, 102, 172], [247, 247, 247], [178, 24, 43]];
+const ramp = (t: number): Rgb => rampThrough(SEQUENTIAL, t);
+const hex = ([r, g, b]: Rgb): string => `#${[r, g, b].map((v) => Math.round(v).toString(16).padStart(2, '0')).join('')}`;
+
+/** One panel of {@link heatmapSvg}: values [rows, cols], row 0 at the bottom (the vertical axis points up). */
+export interface HeatmapPanel {
+  readonly title: string;
+  readonly values: ArrayLike<number>;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/**
+ * Heat maps side by side on shared axes, as SVG: a title, axis labels with
+ * units, a colour bar with its quantity (log10 ticks as powers of ten when
+ * `log`), and optionally a signed-difference panel with its own diverging
+ * colour bar, symmetric about 0.
+ */
+export function heatmapSvg(options: {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  /** Axis ranges of every panel, in the labels' units. */
+  xRange: readonly [number, number];
+  yRange: readonly [number, number];
+  panels: readonly HeatmapPanel[];
+  colourLabel: string;
+  log?: boolean;
+  difference?: HeatmapPanel & { readonly colourLabel: string };
+}): string {
+  const f = (v: number) => (options.log ? Math.log10(Math.max(v, 1e-300)) : v);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const p of options.panels) {
+    for (let i = 0; i < p.rows * p.cols; i++) {
+      const v = f(p.values[i]!);
+      if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    }
+  }
+  if (!(hi > lo)) hi = lo + 1;
+  let dmax = 0;
+  if (options.difference) for (let i = 0; i < options.difference.rows * options.difference.cols; i++) dmax = Math.max(dmax, Math.abs(options.difference.values[i]!) || 0);
+  if (!(dmax > 0)) dmax = 1;
+  const [x0, x1] = options.xRange;
+  const [y0, y1] = options.yRange;
+  const pw = 220;
+  const ph = Math.round((pw * (y1 - y0)) / (x1 - x0));
+  const m = { l: 60, t: 56, b: 48, gap: 24, bar: 96 };
+  const all = [...options.panels, ...(options.difference ? [options.difference] : [])];
+  const W = m.l + all.length * (pw + m.gap) + m.bar * (options.difference ? 2 : 1);
+  const H = m.t + ph + m.b;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="15">${esc(options.title)}</text>`,
+  ];
+  const bar = (x: number, label: string, colour: (t: number) => Rgb, ticks: readonly [number, string][]): void => {
+    const steps = 32;
+    for (let k = 0; k < steps; k++) {
+      out.push(`<rect x="${x}" y="${(m.t + ph - ((k + 1) * ph) / steps).toFixed(1)}" width="14" height="${(ph / steps + 0.5).toFixed(1)}" fill="${hex(colour((k + 0.5) / steps))}"/>`);
+    }
+    out.push(`<rect x="${x}" y="${m.t}" width="14" height="${ph}" fill="none" stroke="black"/>`);
+    for (const [t, text] of ticks) {
+      const y = m.t + ph - t * ph;
+      out.push(`<line x1="${x + 14}" y1="${y.toFixed(1)}" x2="${x + 18}" y2="${y.toFixed(1)}" stroke="black"/>`);
+      out.push(`<text x="${x + 20}" y="${(y + 4).toFixed(1)}">${esc(text)}</text>`);
+    }
+    out.push(`<text transform="translate(${x - 6} ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(label)}</text>`);
+  };
+  all.forEach((p, i) => {
+    const left = m.l + i * (pw + m.gap);
+    const isDiff = options.difference !== undefined && p === options.difference;
+    const cw = pw / p.cols;
+    const chh = ph / p.rows;
+    for (let r = 0; r < p.rows; r++) {
+      for (let c = 0; c < p.cols; c++) {
+        const v = p.values[r * p.cols + c]!;
+        const colour = isDiff ? rampThrough(DIVERGING, 0.5 + v / (2 * dmax)) : ramp((f(v) - lo) / (hi - lo));
+        out.push(`<rect x="${(left + c * cw).toFixed(2)}" y="${(m.t + ph - (r + 1) * chh).toFixed(2)}" width="${(cw + 0.3).toFixed(2)}" height="${(chh + 0.3).toFixed(2)}" fill="${hex(colour)}"/>`);
+      }
+    }
+    out.push(`<rect x="${left}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="black"/>`);
+    out.push(`<text x="${left + pw / 2}" y="${m.t - 8}" text-anchor="middle">${esc(p.title)}</text>`);
+    for (const t of niceTicks(x0, x1)) {
+      const x = left + ((t - x0) / (x1 - x0)) * pw;
+      out.push(`<line x1="${x.toFixed(1)}" y1="${m.t + ph}" x2="${x.toFixed(1)}" y2="${m.t + ph + 4}" stroke="black"/>`);
+      out.push(`<text x="${x.toFixed(1)}" y="${m.t + ph + 16}" text-anchor="middle">${t}</text>`);
+    }
+    out.push(`<text x="${left + pw / 2}" y="${H - 10}" text-anchor="middle">${esc(options.xLabel)}</text>`);
+    if (i === 0) {
+      for (const t of niceTicks(y0, y1)) {
+        const y = m.t + ph - ((t - y0) / (y1 - y0)) * ph;
+        out.push(`<line x1="${left - 4}" y1="${y.toFixed(1)}" x2="${left}" y2="${y.toFixed(1)}" stroke="black"/>`);
+        out.push(`<text x="${left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${t}</text>`);
+      }
+      out.push(`<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(options.yLabel)}</text>`);
+    }
+  });
+  const barsAt = m.l + all.length * (pw + m.gap) + 16;
+  // Powers of ten for a log scale (decades), nice numbers otherwise.
+  const decades = options.log ? Array.from({ length: Math.floor(hi) - Math.ceil(lo) + 1 }, (_, k) => Math.ceil(lo) + k) : [];
+  const ticks = decades.length >= 2 ? decades : niceTicks(lo, hi);
+  const label = (t: number): string => (!options.log ? String(t) : decades.length >= 2 ? `1e${t}` : Number((10 ** t).toPrecision(2)).toString());
+  const valueTicks = ticks.map((t): [number, string] => [(t - lo) / (hi - lo), label(t)]);
+  bar(barsAt, options.colourLabel, ramp, valueTicks);
+  if (options.difference) {
+    const d = options.difference;
+    const diffTicks: [number, string][] = [
+      [0, (-dmax).toPrecision(2)],
+      [0.5, '0'],
+      [1, dmax.toPrecision(2)],
+    ];
+    bar(barsAt + m.bar, d.colourLabel, (t) => rampThrough(DIVERGING, t), diffTicks);
+  }
+  out.push('</svg>');
+  return out.join('\n');
+}
+
 /**
  * A heat map of a [rows, cols] array (row 0 at the top) as an RGB image,
  * scaled up by `pixel`, with a perceptually ordered colour ramp
@@ -130,16 +263,6 @@ export function heatmapImage(
   const width = cols * pixel;
   const height = rows * pixel;
   const data = new Uint8Array(width * height * 3);
-  const ramp = (t: number): [number, number, number] => {
-    // piecewise-linear through dark blue, teal, green, yellow
-    const stops: [number, number, number][] = [[32, 24, 96], [34, 120, 142], [94, 201, 98], [253, 231, 37]];
-    const s = Math.min(stops.length - 1 - 1e-9, Math.max(0, t) * (stops.length - 1));
-    const k = Math.floor(s);
-    const u = s - k;
-    const a = stops[k]!;
-    const b = stops[k + 1]!;
-    return [a[0] + u * (b[0] - a[0]), a[1] + u * (b[1] - a[1]), a[2] + u * (b[2] - a[2])];
-  };
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const [R, G, B] = ramp((f(values[r * cols + c]!) - lo) / (hi - lo));
