@@ -156,6 +156,32 @@ await ctx.dispose();
     expect([out.depth, out.filters]).toEqual([4, 16]);
   });
 
+  it('builds a browser bundle with webpack 5 from the tarball with no warning, and emits the pretrained models as assets', async () => {
+    const { default: webpack } = await import('webpack');
+    const app = join(packed.app, 'webpack-page');
+    execFileSync('mkdir', ['-p', app]);
+    writeFileSync(join(app, 'main.js'), "import { createGpu, matmul, loadPretrainedUResNet } from 'ghostgrad';\nconsole.log(createGpu, matmul, loadPretrainedUResNet);\n");
+    const stats = await new Promise<import('webpack').Stats>((resolve, reject) => {
+      const compiler = webpack({
+        mode: 'production',
+        target: 'web',
+        context: packed.app,
+        entry: join(app, 'main.js'),
+        output: { path: join(app, 'out'), filename: 'app.js' },
+        // Size advice only (the bundle-size test below budgets the size).
+        performance: { hints: false },
+      });
+      compiler.run((err, result) => (err || !result ? reject(err ?? new Error('webpack gave no result')) : compiler.close(() => resolve(result))));
+    });
+    const info = stats.toJson({ all: false, warnings: true, errors: true, assets: true });
+    expect(info.errors ?? []).toEqual([]);
+    expect(info.warnings ?? []).toEqual([]);
+    // loadPretrainedUResNet's new URL(…, import.meta.url) becomes emitted assets, so the page can fetch the models.
+    expect((info.assets ?? []).filter((x) => x.name.endsWith('.safetensors'))).toHaveLength(2);
+    const code = readFileSync(join(app, 'out/app.js'), 'utf8');
+    expect(code).not.toMatch(/node:(fs|os|path|url)/);
+  });
+
   it('bundle sizes stay within their budgets (esbuild, minified, gzip -9): matmul only, and everything', async () => {
     const esbuild = await import('esbuild');
     const { gzipSync } = await import('node:zlib');
