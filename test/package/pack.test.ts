@@ -204,6 +204,25 @@ await ctx.dispose();
     expect(sizes['everything']).toBeLessThan(255_000);
   });
 
+  it('@arethetypeswrong/cli finds no problem for an ESM-only package (node16 from ESM, bundler)', () => {
+    // The esm-only profile leaves out node10 (no "exports" support) and
+    // node16-from-CJS: CommonJS reaches the package through require(esm)
+    // (Node >= 20.19), which attw reports as CJSResolvesToESM.
+    const bin = join(repo, 'node_modules/.bin/attw');
+    let out = '';
+    let code = 0;
+    try {
+      out = execFileSync(bin, [packed.tarball, '--profile', 'esm-only', '--format', 'json'], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      out = String((e as { stdout?: string }).stdout ?? '');
+      code = (e as { status?: number }).status ?? 1;
+    }
+    const { problems } = JSON.parse(out) as { problems: Record<string, { resolutionKind: string }[]> };
+    const counted = Object.values(problems).flat().filter((p) => p.resolutionKind !== 'node10' && p.resolutionKind !== 'node16-cjs');
+    expect(counted).toEqual([]);
+    expect(code).toBe(0);
+  });
+
   it('passes publint', async () => {
     const { publint } = await import('publint');
     const { messages } = await publint({ pkgDir: repo, strict: true, pack: 'npm' });
