@@ -223,6 +223,17 @@ await ctx.dispose();
     expect(code).toBe(0);
   });
 
+  it('runs every README example verbatim against the installed tarball', () => {
+    const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/(<!--\s*no-run\s*-->\s*\n)?```js\n([\s\S]*?)```/g)].filter((m) => !m[1]).map((m) => m[2]!);
+    expect(blocks.length).toBeGreaterThanOrEqual(4);
+    blocks.forEach((code, i) => {
+      const file = join(packed.app, `readme-${i}.mjs`);
+      writeFileSync(file, code);
+      execFileSync('node', [file], { cwd: packed.app, encoding: 'utf8', stdio: 'pipe', timeout: 120_000 });
+    });
+  }, 300_000);
+
   it('passes publint', async () => {
     const { publint } = await import('publint');
     const { messages } = await publint({ pkgDir: repo, strict: true, pack: 'npm' });
