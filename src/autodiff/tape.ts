@@ -89,6 +89,12 @@ export function isGradEnabled(): boolean {
 /**
  * Runs `fn` without recording: no tape nodes, no saved tensors. Used for
  * inference, optimizer updates and inside backward itself.
+ *
+ * Give it a synchronous function where you can. The switch is
+ * process-wide, so an async `fn` keeps recording off until its promise
+ * settles, for any other work that runs during its awaits as well. The
+ * library's own asynchronous paths (`predict`, planning, evaluation) wrap
+ * only their synchronous parts, so that they never stop recording elsewhere.
  */
 export function noGrad<T>(fn: () => T): T {
   const prev = gradEnabled;

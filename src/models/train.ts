@@ -517,12 +517,12 @@ async function forwardLogits(model: UResNet, coords: Int32Array, features: Float
   const ctx = model.ctx;
   const x = sparseTensor(ctx, coords, features, { dim: c.dim, channels: c.inChannels });
   try {
-    return await ctx.scope(() =>
-      noGrad(async () => {
-        const y: SparseTensor = model.forward(x);
-        return (await y.feats.read()) as Float32Array;
-      }),
-    );
+    // noGrad around the synchronous forward only (see noGrad: an async
+    // function would stop recording in concurrent work until it settles).
+    return await ctx.scope(async () => {
+      const y: SparseTensor = noGrad(() => model.forward(x));
+      return (await y.feats.read()) as Float32Array;
+    });
   } finally {
     x.feats.dispose();
     x.coords.dispose();

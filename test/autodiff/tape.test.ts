@@ -200,3 +200,23 @@ describe('tape across scopes', () => {
     expect(ctx.stats().liveBytes).toBe(base);
   });
 });
+
+describe('noGrad and concurrent work', () => {
+  it("the library's asynchronous inference does not stop recording in work that runs during its awaits", async () => {
+    const ctx = await testGpu();
+    const { UResNet, predict } = await import('../../src/models/index.js');
+    const { generateEvent } = await import('../../src/events/index.js');
+    const model = new UResNet(ctx, { depth: 2, filters: 4 });
+    const e = generateEvent({ preset: 'small', volumeVoxels: 24, seed: 1 });
+    const W = tensor(ctx, [1, 2], [2], { requiresGrad: true });
+    const pending = predict(model, { coords: e.coords, energy: e.energy });
+    // Recorded while predict awaits its readback.
+    const y = sum(mul(W, W));
+    backward(y);
+    expect(Array.from(await W.grad!.read())).toEqual([2, 4]);
+    await pending;
+    y.dispose();
+    W.dispose();
+    model.dispose();
+  });
+});

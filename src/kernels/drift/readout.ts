@@ -22,7 +22,7 @@
  * @module
  */
 import { InputValueError, ShapeError, show } from '../../errors.js';
-import { defineOp, noGrad } from '../../autodiff/tape.js';
+import { defineOp } from '../../autodiff/tape.js';
 import type { KernelSpec } from '../../runtime/kernel.js';
 import { empty, tensor, zeros, type Tensor } from '../../runtime/tensor.js';
 import { wgsl } from '../../wgsl/index.js';
@@ -297,7 +297,8 @@ export async function planReadout(drifted: Tensor, geometry: DetectorGeometry, n
   if (!(nSigma > 0) || !Number.isFinite(nSigma)) throw new InputValueError(`planReadout: nSigma = ${show(nSigma)} must be a finite number > 0 (default 4)`);
   const ctx = drifted.ctx;
   const m = drifted.shape[0]!;
-  return noGrad(async () => {
+  // Planning launches raw kernels only (no tape ops), so it records nothing: no noGrad, which held across its awaits would stop recording in concurrent work.
+  return (async () => {
     const temps: Tensor[] = [];
     const tmp = (t: Tensor): Tensor => {
       temps.push(t);
@@ -385,7 +386,7 @@ export async function planReadout(drifted: Tensor, geometry: DetectorGeometry, n
       for (const t of [...temps, ...kept]) t.dispose();
       throw e;
     }
-  });
+  })();
 }
 
 const readoutOp = defineOp<{ plan: ReadoutPlan }>({
@@ -436,7 +437,8 @@ export function pixelReadout(drifted: Tensor, plan: ReadoutPlan): Tensor {
  * @param charge the {@link pixelReadout} output (collected charge)
  */
 export async function readoutStats(plan: QuadraturePlan, drifted: Tensor, charge: Tensor): Promise<ReadoutStats> {
-  return noGrad(async () => {
+  // Raw kernels only (no tape ops): nothing records, so no noGrad, which held across the awaits would stop recording elsewhere.
+  return (async () => {
     const seg = columnSums(plan.segmentRows, plan.nSegments, SROW);
     const pts = columnSums(drifted, drifted.shape[0]!, DRIFTED_COLUMNS.length);
     const col = reduceSum(charge);
@@ -471,5 +473,5 @@ export async function readoutStats(plan: QuadraturePlan, drifted: Tensor, charge
       pts.dispose();
       col.dispose();
     }
-  });
+  })();
 }

@@ -204,12 +204,13 @@ export async function evaluateSirenOnLibrary(
       const v = v0 + k;
       normalisedCentre(lib, Math.floor(v / (ny * nz)), Math.floor(v / nz) % ny, v % nz, coords, 3 * k);
     }
-    const pred = await ctx.scope(() =>
-      noGrad(async () => {
-        const u = tensor(ctx, coords.subarray(0, 3 * n), [n, 3]);
-        return logToVisibility(sirenForward(net, u, options.path ? { path: options.path } : {}), transform).read();
-      }),
-    );
+    // noGrad around the synchronous forward only: held across the read's
+    // await, it would stop recording in any other work meanwhile.
+    const pred = await ctx.scope(async () => {
+      const u = tensor(ctx, coords.subarray(0, 3 * n), [n, 3]);
+      const v = noGrad(() => logToVisibility(sirenForward(net, u, options.path ? { path: options.path } : {}), transform));
+      return v.read();
+    });
     const t = lib.data.subarray(v0 * npd, (v0 + n) * npd);
     for (let i = 0; i < t.length; i++) {
       const tv = t[i]!;
