@@ -55,6 +55,9 @@ export interface OpDefinition<A> {
 /** The table of gradient rules: op name → VJP. */
 export const gradientRules = new Map<string, Vjp<never>>();
 
+/** Names of every op defined so far (with or without a gradient rule). */
+const definedOps = new Set<string>();
+
 /** A callable op created by {@link defineOp}. */
 export type Op<A> = ((inputs: readonly Tensor[], attrs: A) => Tensor[]) & { readonly opName: string };
 
@@ -63,6 +66,12 @@ export type Op<A> = ((inputs: readonly Tensor[], attrs: A) => Tensor[]) & { read
  * applies it, recording a tape node when any input requires a gradient.
  */
 export function defineOp<A>(def: OpDefinition<A>): Op<A> {
+  // One rule per name: a second op of the same name would silently take over
+  // the first one's gradient.
+  if (definedOps.has(def.name)) {
+    throw new AutodiffError(`defineOp: an op named ${show(def.name)} is already defined; give each op a unique name (family.op)`);
+  }
+  definedOps.add(def.name);
   if (def.vjp) gradientRules.set(def.name, def.vjp as Vjp<never>);
   const apply = (inputs: readonly Tensor[], attrs: A): Tensor[] => applyOp(def, inputs, attrs);
   return Object.assign(apply, { opName: def.name });

@@ -119,6 +119,12 @@ describe('tape', () => {
     });
   });
 
+  it('a second op with a name already defined is refused, so no rule is silently replaced', () => {
+    defineOp<null>({ name: 'test.unique', forward: ([x]) => relu(x!) });
+    expect(() => defineOp<null>({ name: 'test.unique', forward: ([x]) => relu(x!) })).toThrow(AutodiffError);
+    expect(() => defineOp<null>({ name: 'mul', forward: ([x]) => relu(x!) })).toThrow(/an op named "mul" is already defined/);
+  });
+
   it('a gradient of the wrong shape is an error naming the op', async () => {
     const ctx = await testGpu();
     const bad = defineOp<null>({
