@@ -163,10 +163,29 @@ abstract class Optimizer {
     for (const { arena, runs } of this.gatherGradients()) {
       for (const run of runs) {
         const [values] = Optimizer.windows(run, arena.gradStorage.backing);
-        ctx.run(countSpec, { values: values!, nonfinite: count, count: { n: run.length } }, ctx.grid(run.length, 256));
+        ctx.run(countSpec, { values: values!, nonfinite: count, count: { n: run.length } }, ctx.grid(run.length, WG));
       }
     }
     return count;
+  }
+
+  /**
+   * The value of a [1] loss and the number of non-finite gradient values the
+   * next `step()` would apply, in one readback: what a trainer reads to
+   * decide whether to step. Safe steps (the U-ResNet trainer, SIREN fits)
+   * call `step()` only when both are finite and zero.
+   */
+  async lossAndNonFinite(loss: Tensor): Promise<{ loss: number; nonFiniteGradients: number }> {
+    const count = this.nonFiniteGradientCount();
+    try {
+      const [lossBytes, countBytes] = await count.ctx.readBuffers([
+        { buffer: loss.buffer, offset: loss.byteOffset, bytes: 4 },
+        { buffer: count.buffer, offset: count.byteOffset, bytes: 4 },
+      ]);
+      return { loss: new Float32Array(lossBytes!)[0]!, nonFiniteGradients: new Uint32Array(countBytes!)[0]! };
+    } finally {
+      count.dispose();
+    }
   }
 
   /**

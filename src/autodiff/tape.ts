@@ -165,6 +165,10 @@ export class Tape {
    * of earlier scopes can become unreachable too.
    */
   truncate(_mark: number): void {
+    // Scopes close often (every gradient rule in backward runs in one), and
+    // usually no node has lost all its outputs: then there is nothing to
+    // drop, and no reachability walk is needed.
+    if (!this.nodes.some((n) => n.outputs.every((o) => o.disposed))) return;
     const keep = new Set<TapeNode>();
     const stack: TapeNode[] = [];
     for (const n of this.nodes) {

@@ -252,7 +252,7 @@ export class UResNetTrainer {
     let loss: number;
     let nonFinite: number;
     try {
-      [loss, nonFinite] = await ctx.scope(async () => {
+      ({ loss, nonFiniteGradients: nonFinite } = await ctx.scope(async () => {
         const logits = m.forward(x);
         const l = sparseCrossEntropy(logits, batch.labels!, {
           ...(this.classWeights ? { classWeights: this.classWeights } : {}),
@@ -261,13 +261,8 @@ export class UResNetTrainer {
         });
         this.optimizer.zeroGrad();
         backward(l);
-        const count = this.optimizer.nonFiniteGradientCount();
-        const [lossBytes, countBytes] = await ctx.readBuffers([
-          { buffer: l.buffer, offset: l.byteOffset, bytes: 4 },
-          { buffer: count.buffer, offset: count.byteOffset, bytes: 4 },
-        ]);
-        return [new Float32Array(lossBytes!)[0]!, new Uint32Array(countBytes!)[0]!] as const;
-      });
+        return this.optimizer.lossAndNonFinite(l);
+      }));
     } catch (e) {
       restoreStats();
       this.optimizer.zeroGrad();

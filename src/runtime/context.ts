@@ -372,7 +372,7 @@ export class GpuContext {
   throwPending(): void {
     if (this.lost) throw this.lost;
     // A compile error explains the "invalid pipeline" errors that follow it.
-    const first = this.errors.findIndex((x) => x instanceof ShaderCompileError || x instanceof DeviceLostError);
+    const first = this.errors.findIndex((x) => x instanceof ShaderCompileError);
     const e = first >= 0 ? this.errors[first] : this.errors[0];
     if (e) {
       this.errors.length = 0;

@@ -139,8 +139,8 @@ export async function planQuadratureReading(
   const clip = empty(ctx, [n, 4], 'f32', { label: 'drift.clip' });
   const segmentRows = empty(ctx, [n, SROW], 'f32', { label: 'drift.segmentRows' });
   const counts = empty(ctx, [n], 'u32');
-  // [outside count, first invalid row (n: none)]
-  const outsideTotal = tensor(ctx, Uint32Array.of(0, n), [2], { label: 'drift.outsideTotal' });
+  // [outside count, n − first invalid row (0: none)]: zeros start both, no upload.
+  const outsideTotal = zeros(ctx, [2], 'u32', { label: 'drift.outsideTotal' });
   ctx.run(quadCount, { seg: segments, electrons, clip, counts, srow: segmentRows, outside_total: outsideTotal, params: uniforms }, ctx.grid(n, WG));
   const starts = exclusiveScan(counts);
   counts.dispose();
@@ -156,11 +156,11 @@ export async function planQuadratureReading(
     if (alsoRead) ranges.push({ tensor: alsoRead, index: 0, count: alsoRead.size });
     const [total, outside, other] = await readWords(ranges);
     nPoints = new Uint32Array(total!)[0]!;
-    const [outsideCount, firstBadRow] = new Uint32Array(outside!);
+    const [outsideCount, badFromEnd] = new Uint32Array(outside!);
     nOutside = outsideCount!;
-    if (firstBadRow! < n) {
+    if (badFromEnd! > 0) {
       throw new InputValueError(
-        `planQuadrature: segments row ${firstBadRow} is not a valid segment (found on the GPU: a position or t0 that is not finite, or dE or dx negative or not finite); ` +
+        `planQuadrature: segments row ${n - badFromEnd!} is not a valid segment (found on the GPU: a position or t0 that is not finite, or dE or dx negative or not finite); ` +
           'build the tensor with segmentsTensor(), which validates on the host and names the field, or fix the row',
       );
     }

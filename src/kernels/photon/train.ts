@@ -132,13 +132,7 @@ export async function fitSirenToLibrary(net: SirenNetwork, lib: PhotonLibrary, o
         adam.zeroGrad();
         backward(l);
         // The update is recorded only once the loss and gradients are known to be finite.
-        const count = adam.nonFiniteGradientCount();
-        const [lossBytes, countBytes] = await ctx.readBuffers([
-          { buffer: l.buffer, offset: l.byteOffset, bytes: 4 },
-          { buffer: count.buffer, offset: count.byteOffset, bytes: 4 },
-        ]);
-        const value = new Float32Array(lossBytes!)[0]!;
-        const bad = new Uint32Array(countBytes!)[0]!;
+        const { loss: value, nonFiniteGradients: bad } = await adam.lossAndNonFinite(l);
         if (!Number.isFinite(value) || bad > 0) {
           adam.zeroGrad();
           if (onNonFinite === 'throw') {

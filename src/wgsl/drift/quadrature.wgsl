@@ -13,9 +13,10 @@
 //   srow      f32[n·8]   per-segment bookkeeping [inside, clipped, outside, dE, f·dE,
 //                        n_e, f·n_e, points], reduced by colsum for ReadoutStats
 //   outside_total u32[2] [0]: quad_count adds 1 per segment wholly outside the active
-//                        volume; [1]: the first row (atomicMin) that is not a valid segment
-//                        (a non-finite position or t0, dE or dx negative or not finite),
-//                        n when every row is valid. Integer atomics: order-independent.
+//                        volume; [1]: n − r for the first row r that is not a valid segment
+//                        (a non-finite position or t0, dE or dx negative or not finite), by
+//                        atomicMax, 0 when every row is valid, so that a cleared buffer
+//                        starts it. Integer atomics: order-independent.
 //   starts    u32[n+1]   exclusive scan of counts (starts[n] = total points m)
 //   pts       f32[m·5]   points [u, v, w, t0, q0] (cm, cm, cm, µs, e⁻)
 //   gpts      f32[m·5]   backward input ∂L/∂pts
@@ -149,7 +150,7 @@ fn quad_count(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   }
   counts[i] = np;
   if (status == STATUS_OUTSIDE) { atomicAdd(&outside_total[0], 1u); }
-  if (!row_valid(i)) { atomicMin(&outside_total[1], i); }
+  if (!row_valid(i)) { atomicMax(&outside_total[1], params.n - i); }
   srow[r] = select(0.0, 1.0, status == STATUS_INSIDE);
   srow[r + 1u] = select(0.0, 1.0, status == STATUS_CLIPPED);
   srow[r + 2u] = select(0.0, 1.0, status == STATUS_OUTSIDE);
