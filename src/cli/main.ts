@@ -76,15 +76,14 @@ async function demo(options: { fitSteps: string; finetune: string; seed: string;
 const benchRunner = shippedPath('bench/run.mjs');
 
 function bench(suites: string[]): void {
-  const runner = benchRunner;
-  if (!existsSync(runner)) {
+  if (!existsSync(benchRunner)) {
     throw new CommanderError(
       2,
       'ghostgrad.bench',
       'benchmarks ship with the source repository, not the npm package; clone ghostgrad and run `npm run bench` there',
     );
   }
-  const r = spawnSync(process.execPath, [runner, ...suites], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [benchRunner, ...suites], { stdio: 'inherit' });
   process.exitCode = r.status ?? 1;
 }
 

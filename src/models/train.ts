@@ -248,7 +248,8 @@ export class UResNetTrainer {
     m.train();
     const ctx = m.ctx;
     const restoreStats = m.markRunningStats();
-    const x = sparseTensor(ctx, batch.coords, batch.features, { dim: m.config.dim, channels: m.config.inChannels });
+    // collateEvents has checked the features are finite: no second pass.
+    const x = sparseTensor(ctx, batch.coords, batch.features, { dim: m.config.dim, channels: m.config.inChannels, checkFinite: false });
     let loss: number;
     let nonFinite: number;
     try {
@@ -510,7 +511,8 @@ async function forwardLogits(model: UResNet, coords: Int32Array, features: Float
   const wasTraining = model.training;
   model.eval();
   const ctx = model.ctx;
-  const x = sparseTensor(ctx, coords, features, { dim: c.dim, channels: c.inChannels });
+  // Collated batches, whose features collateEvents has checked: no second pass.
+  const x = sparseTensor(ctx, coords, features, { dim: c.dim, channels: c.inChannels, checkFinite: false });
   try {
     // noGrad around the synchronous forward only (see noGrad: an async
     // function would stop recording in concurrent work until it settles).
